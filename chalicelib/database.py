@@ -1,0 +1,125 @@
+"""The MySQL read replica: a read-only, time-limited session and rows streamed from the cursor.
+
+Rows flow as an iterator of tuples with column descriptions beside them; nothing here holds a
+result set. The connection never enables multi-statements, runs in a read-only transaction, and
+gets a server-side statement time limit (MySQL ``max_execution_time`` in ms, MariaDB
+``max_statement_time`` in s).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+from pymysql.constants import CLIENT
+
+from chalicelib.errors import DatabaseError, DatabaseUnavailableError, QueryError
+from chalicelib.secrets import DatabaseCredentials
+from chalicelib.templates import RenderedQuery
+
+# Errors where the server or the network is the problem, not the query.
+_UNAVAILABLE_CODES = {1040, 1053, 2002, 2003, 2005, 2006, 2013, 2055}
+_TRANSIENT_QUERY_CODES = {1205, 1213}  # lock wait timeout, deadlock
+_NEAR_SQL = re.compile(r" near '.*", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type_code: int
+    scale: int
+
+
+@dataclass
+class QueryResult:
+    columns: list[Column]
+    rows: Iterator[tuple[Any, ...]]
+
+
+def connect(credentials: DatabaseCredentials, *, connect_timeout: int = 10) -> pymysql.connections.Connection[Any]:
+    try:
+        return pymysql.connect(
+            host=credentials.host,
+            port=credentials.port,
+            user=credentials.user,
+            password=credentials.password,
+            database=credentials.database,
+            charset="utf8mb4",
+            connect_timeout=connect_timeout,
+            read_timeout=None,
+            autocommit=True,
+            client_flag=CLIENT.MULTI_RESULTS & ~CLIENT.MULTI_STATEMENTS,
+        )
+    except pymysql.err.MySQLError as exc:
+        raise _wrap(exc, "could not connect to the database") from None
+
+
+def prepare_read_only_session(connection: pymysql.connections.Connection[Any], timeout_seconds: int) -> None:
+    """Read-only transaction with a statement time limit, whichever dialect the server speaks."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION()")
+        row = cursor.fetchone()
+        version = str(row[0]) if row else ""
+        if "mariadb" in version.lower():
+            cursor.execute("SET SESSION max_statement_time = %s", (timeout_seconds,))
+        else:
+            cursor.execute("SET SESSION max_execution_time = %s", (timeout_seconds * 1000,))
+        cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        cursor.execute("START TRANSACTION READ ONLY")
+
+
+@contextmanager
+def open_query(
+    credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int
+) -> Iterator[QueryResult]:
+    """Run one query and yield its columns and a row iterator; the connection closes afterwards."""
+    connection = connect(credentials)
+    try:
+        try:
+            prepare_read_only_session(connection, timeout_seconds)
+            cursor = pymysql.cursors.SSCursor(connection)
+            cursor.execute(query.sql, query.args)
+        except pymysql.err.MySQLError as exc:
+            raise _wrap(exc, "the query failed") from None
+        columns = describe_columns(cursor.description or ())
+        yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
+    finally:
+        try:
+            connection.close()
+        except pymysql.err.MySQLError:
+            pass
+
+
+def describe_columns(description: Any) -> list[Column]:
+    columns = []
+    for entry in description:
+        name, type_code, _display, _size, _precision, scale, _null_ok = entry
+        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0)))
+    return columns
+
+
+def _stream(cursor: pymysql.cursors.SSCursor, batch_rows: int) -> Iterator[tuple[Any, ...]]:
+    try:
+        while True:
+            batch = cursor.fetchmany(batch_rows)
+            if not batch:
+                return
+            yield from batch
+    except pymysql.err.MySQLError as exc:
+        raise _wrap(exc, "reading rows failed") from None
+
+
+def _wrap(exc: pymysql.err.MySQLError, context: str) -> DatabaseError:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    detail = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
+    detail = _NEAR_SQL.sub("", detail)  # the server quotes the SQL after "near": keep it out of messages
+    if code in _UNAVAILABLE_CODES or isinstance(exc, pymysql.err.InterfaceError):
+        return DatabaseUnavailableError(f"{context}: the database is unavailable (MySQL error {code})")
+    error = QueryError(f"{context}: MySQL error {code}: {detail}")
+    error.transient = code in _TRANSIENT_QUERY_CODES
+    return error

@@ -1,0 +1,89 @@
+"""Secrets Manager: database credentials and Slack webhook URLs, cached per container, never logged.
+
+Secret values are kept out of reprs, log lines and exception text: errors name the secret, not
+its content.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import SecretError
+
+
+@dataclass(frozen=True)
+class DatabaseCredentials:
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str = field(repr=False)
+
+
+class SecretStore:
+    def __init__(self, secretsmanager_client: Any) -> None:
+        self._client = secretsmanager_client
+        self._cache: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _value(self, name: str) -> str:
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+        try:
+            response = self._client.get_secret_value(SecretId=name)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise SecretError(f"secret {name!r} could not be read ({code})") from None
+        except BotoCoreError as exc:
+            raise SecretError(f"secret {name!r} could not be read ({type(exc).__name__})") from None
+        value = response.get("SecretString")
+        if not value:
+            raise SecretError(f"secret {name!r} has no string value")
+        with self._lock:
+            self._cache[name] = value
+        return str(value)
+
+    def _json(self, name: str) -> dict[str, Any]:
+        try:
+            parsed = json.loads(self._value(name))
+        except json.JSONDecodeError:
+            raise SecretError(f"secret {name!r} is not a JSON object") from None
+        if not isinstance(parsed, dict):
+            raise SecretError(f"secret {name!r} is not a JSON object")
+        return parsed
+
+    def database_credentials(self, name: str) -> DatabaseCredentials:
+        """RDS-style secret: {"host", "port", "username", "password", "dbname"}."""
+        secret = self._json(name)
+        try:
+            return DatabaseCredentials(
+                host=str(secret["host"]),
+                port=int(secret.get("port", 3306)),
+                user=str(secret.get("username") or secret["user"]),
+                password=str(secret["password"]),
+                database=str(secret.get("dbname") or secret["database"]),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            missing = exc.args[0] if isinstance(exc, KeyError) else "port"
+            raise SecretError(f"secret {name!r} lacks a valid {missing!r} field") from None
+
+    def webhook_url(self, name: str) -> str:
+        """A Slack webhook secret: a JSON object with "url", or the URL itself."""
+        raw = self._value(name).strip()
+        url = raw
+        if raw.startswith("{"):
+            url = str(self._json(name).get("url", ""))
+        if not url.startswith(("https://", "http://")):
+            raise SecretError(f"secret {name!r} does not hold a webhook URL")
+        return url
+
+    def secret_values(self) -> list[str]:
+        """Every secret value read so far (for leak checks in tests and log scrubbing)."""
+        with self._lock:
+            return list(self._cache.values())

@@ -1,0 +1,104 @@
+"""Service settings: read once from the stage's environment variables (.chalice/config.json)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or malformed; raised when settings are first used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_name: str
+    stage: str
+    bucket: str
+    templates_prefix: str
+    exports_prefix: str
+    status_prefix: str
+    db_secret_name: str
+    slack_secret_name: str
+    timezone: str
+    dispatch_mode: str  # "lambda" in AWS, "thread" where no Lambda runs
+    link_expiry_seconds: int
+    cloudfront_domain: str
+    statement_timeout_seconds: int
+    fetch_batch_rows: int
+    tmp_dir: str
+
+    @property
+    def worker_function_name(self) -> str:
+        # Chalice names a @app.lambda_function "<app>-<stage>-<function>".
+        return f"{self.app_name}-{self.stage}-export_worker"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> Settings:
+        reader = _EnvironmentReader(env)
+        settings = cls(
+            app_name=reader.text("APP_NAME", "excel-export"),
+            stage=reader.text("STAGE", "local"),
+            bucket=reader.text("EXPORT_BUCKET"),
+            templates_prefix=reader.prefix("TEMPLATES_PREFIX", "templates/"),
+            exports_prefix=reader.prefix("EXPORTS_PREFIX", "exports/"),
+            status_prefix=reader.prefix("STATUS_PREFIX", "status/"),
+            db_secret_name=reader.text("DB_SECRET_NAME"),
+            slack_secret_name=reader.text("SLACK_SECRET_NAME"),
+            timezone=reader.text("REPORT_TIMEZONE", "Asia/Seoul"),
+            dispatch_mode=reader.choice("DISPATCH_MODE", "lambda", ("lambda", "thread")),
+            link_expiry_seconds=reader.integer("LINK_EXPIRY_SECONDS", 3 * 24 * 3600, 60, 7 * 24 * 3600),
+            cloudfront_domain=reader.text("CLOUDFRONT_DOMAIN", ""),
+            statement_timeout_seconds=reader.integer("STATEMENT_TIMEOUT_SECONDS", 600, 1, 3600),
+            fetch_batch_rows=reader.integer("FETCH_BATCH_ROWS", 2000, 1, 100_000),
+            tmp_dir=reader.text("EXPORT_TMP_DIR", "/tmp"),
+        )
+        try:
+            ZoneInfo(settings.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"REPORT_TIMEZONE: unknown time zone {settings.timezone!r}") from exc
+        return settings
+
+
+class _EnvironmentReader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._env.get(name, default)
+        if value is None or (default is None and not value.strip()):
+            raise SettingsError(f"{name}: environment variable is required")
+        return value.strip()
+
+    def prefix(self, name: str, default: str) -> str:
+        value = self.text(name, default).strip("/")
+        return f"{value}/" if value else ""
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            raise SettingsError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: must be an integer, got {raw!r}") from exc
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, parsed on first use (never at import time)."""
+    return Settings.from_environment(os.environ)

@@ -1,0 +1,155 @@
+"""S3: report templates, export files and the per-export status objects.
+
+One bucket, three prefixes (settings): ``templates/<name>.sql``, ``exports/<date>/<id>/<file>``
+and ``status/<id>.json``. Status lives in S3 because it is all the state the service needs; no
+extra database to run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import NotFoundError, StorageError
+
+# Lambda has little memory bandwidth to spare and one or two vCPUs at small sizes: a modest
+# part size and concurrency keep uploads fast without buffering much in memory.
+_UPLOAD_CONFIG = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4)
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+@dataclass(frozen=True)
+class TemplateObject:
+    name: str
+    source: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    size_bytes: int
+    etag: str
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class ExportStorage:
+    def __init__(self, s3_client: Any, bucket: str, *, templates_prefix: str, exports_prefix: str, status_prefix: str) -> None:
+        self._s3 = s3_client
+        self.bucket = bucket
+        self.templates_prefix = templates_prefix
+        self.exports_prefix = exports_prefix
+        self.status_prefix = status_prefix
+
+    # templates -----------------------------------------------------------------------------
+    def read_template(self, name: str) -> TemplateObject:
+        key = f"{self.templates_prefix}{name}.sql"
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"].read()
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND_CODES:
+                raise NotFoundError(f"report {name!r} does not exist", field="report", code="unknown_report") from None
+            raise StorageError(f"could not read template {name!r} ({_error_code(exc)})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read template {name!r} ({type(exc).__name__})") from None
+        try:
+            source = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise StorageError(f"template {name!r} is not UTF-8 text", code="template_error") from None
+        return TemplateObject(name=name, source=source, etag=str(response.get("ETag", "")).strip('"'))
+
+    def list_template_names(self) -> list[str]:
+        names = []
+        for item in self._list(self.templates_prefix):
+            key = str(item["Key"])[len(self.templates_prefix):]
+            if key.endswith(".sql") and "/" not in key:
+                names.append(key[: -len(".sql")])
+        return sorted(names)
+
+    def put_template(self, name: str, source: str) -> None:
+        self._put_bytes(f"{self.templates_prefix}{name}.sql", source.encode("utf-8"), "text/plain; charset=utf-8")
+
+    # export files --------------------------------------------------------------------------
+    def upload_export(self, path: str, key: str, *, file_name: str, content_type: str) -> StoredFile:
+        extra = {
+            "ContentType": content_type,
+            "ContentDisposition": content_disposition(file_name),
+            "ServerSideEncryption": "AES256",
+        }
+        try:
+            self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra, Config=_UPLOAD_CONFIG)
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"upload of the export file failed ({_describe(exc)})") from None
+        return StoredFile(key=key, size_bytes=int(head["ContentLength"]), etag=str(head.get("ETag", "")).strip('"'))
+
+    def export_exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND_CODES:
+                return False
+            raise StorageError(f"could not check the export file ({_error_code(exc)})") from None
+        return True
+
+    def presigned_url(self, key: str, expires_in: int) -> str:
+        return str(
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            )
+        )
+
+    # status objects ------------------------------------------------------------------------
+    def put_status(self, status: dict[str, Any]) -> None:
+        body = json.dumps(status, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        self._put_bytes(f"{self.status_prefix}{status['export_id']}.json", body, "application/json")
+
+    def get_status(self, export_id: str) -> dict[str, Any]:
+        key = f"{self.status_prefix}{export_id}.json"
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND_CODES:
+                raise NotFoundError(f"export {export_id!r} does not exist", field="export_id") from None
+            raise StorageError(f"could not read export status ({_error_code(exc)})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read export status ({type(exc).__name__})") from None
+        status: dict[str, Any] = json.loads(body)
+        return status
+
+    # helpers -------------------------------------------------------------------------------
+    def _put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"could not write {key.rsplit('/', 1)[-1]} ({_describe(exc)})") from None
+
+    def _list(self, prefix: str) -> list[dict[str, Any]]:
+        try:
+            paginator = self._s3.get_paginator("list_objects_v2")
+            return [item for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix) for item in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"could not list {prefix!r} ({_describe(exc)})") from None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return _error_code(exc) or "error"
+    return type(exc).__name__
+
+
+def content_disposition(file_name: str) -> str:
+    """An attachment header that keeps non-ASCII (e.g. Korean) file names (RFC 6266 / 5987)."""
+    ascii_name = file_name.encode("ascii", "replace").decode("ascii").replace("?", "_").replace('"', "'")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"

@@ -1,0 +1,196 @@
+"""Writing rows to an .xlsx file with XlsxWriter in constant_memory mode.
+
+The cell writer for each column is chosen once from the column's MySQL type code; each row is
+then written cell by cell with typed writes: numbers as numbers, dates as Excel dates with a date
+format, NULL as an empty cell, and text always as text (``write_string``), never a formula or a
+hyperlink. Memory stays flat because constant_memory flushes each row to a temp file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import xlsxwriter
+from pymysql.constants import FIELD_TYPE
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from chalicelib.database import Column
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_STRING = 32_767
+TRUNCATION_MARKER = "…[truncated]"
+_MAX_SAFE_INTEGER = 2**53
+_WIDTH_SAMPLE_ROWS = 500
+_MAX_WIDTH = 60
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+_INTEGER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR}
+_DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
+_FLOAT_TYPES = {FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
+_DATE_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE}
+_DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
+
+CellWriter = Callable[[Worksheet, int, int, Any], None]
+
+
+@dataclass
+class WorkbookSummary:
+    row_count: int
+    truncated_cells: int
+
+
+def excel_sheet_name(name: str) -> str:
+    """A valid Excel sheet name: no []:*?/\\, not blank, at most 31 characters."""
+    cleaned = _INVALID_SHEET_CHARS.sub("_", name).strip().strip("'")
+    return (cleaned or "Sheet1")[:31]
+
+
+class _Formats:
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#F2F2F2"})
+        self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.datetime_fraction = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
+        self.time = workbook.add_format({"num_format": "[h]:mm:ss"})
+        self.integer = workbook.add_format({"num_format": "0"})
+        self._workbook = workbook
+        self._decimals: dict[int, Format] = {}
+
+    def decimal(self, scale: int) -> Format:
+        if scale not in self._decimals:
+            pattern = "#,##0" + ("." + "0" * scale if scale > 0 else "")
+            self._decimals[scale] = self._workbook.add_format({"num_format": pattern})
+        return self._decimals[scale]
+
+
+class _ColumnWriters:
+    """Typed cell writers; each tolerates values of an unexpected Python type by writing text."""
+
+    def __init__(self, formats: _Formats) -> None:
+        self.formats = formats
+        self.truncated_cells = 0
+
+    def for_column(self, column: Column) -> CellWriter:
+        if column.type_code in _INTEGER_TYPES:
+            return self.integer
+        if column.type_code in _DECIMAL_TYPES:
+            number_format = self.formats.decimal(column.scale)
+            return lambda sheet, row, col, value: self.decimal(sheet, row, col, value, number_format)
+        if column.type_code in _FLOAT_TYPES:
+            return self.floating
+        if column.type_code in _DATE_TYPES:
+            return self.date
+        if column.type_code in _DATETIME_TYPES:
+            return self.datetime
+        if column.type_code == FIELD_TYPE.TIME:
+            return self.time
+        if column.type_code == FIELD_TYPE.BIT:
+            return self.bit
+        return self.text
+
+    def integer(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, int) and abs(value) < _MAX_SAFE_INTEGER:
+            sheet.write_number(row, col, value)
+        else:
+            self.text(sheet, row, col, value)  # Excel would round integers beyond 2^53
+
+    def decimal(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
+        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= 15:
+            sheet.write_number(row, col, float(value), number_format)
+        else:
+            self.text(sheet, row, col, value)  # beyond Excel's 15 significant digits: keep every digit
+
+    def floating(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            sheet.write_number(row, col, value)
+        else:
+            self.text(sheet, row, col, value)
+
+    def date(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, dt.date):
+            sheet.write_datetime(row, col, value, self.formats.date)
+        # Anything else (a zero date '0000-00-00' comes back as text) is left empty.
+
+    def datetime(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, dt.datetime):
+            value = value.replace(tzinfo=None)
+            number_format = self.formats.datetime_fraction if value.microsecond else self.formats.datetime
+            sheet.write_datetime(row, col, value, number_format)
+        elif isinstance(value, dt.date):
+            sheet.write_datetime(row, col, value, self.formats.date)
+
+    def time(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, dt.timedelta):
+            sheet.write_number(row, col, value.total_seconds() / 86400, self.formats.time)
+        else:
+            self.text(sheet, row, col, value)
+
+    def bit(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, (bytes, bytearray)):
+            sheet.write_number(row, col, int.from_bytes(value, "big"))
+        else:
+            self.integer(sheet, row, col, value)
+
+    def text(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if isinstance(value, (bytes, bytearray)):
+            text = "0x" + value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
+        else:
+            text = str(value)
+        if len(text) > EXCEL_MAX_STRING:
+            text = text[: EXCEL_MAX_STRING - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+            self.truncated_cells += 1
+        sheet.write_string(row, col, text)
+
+
+def _column_width(column: Column, longest_value: int) -> float:
+    if column.type_code in _DATETIME_TYPES:
+        return 20
+    if column.type_code in _DATE_TYPES:
+        return 12
+    return float(min(max(len(column.name) + 4, longest_value + 2, 8), _MAX_WIDTH))
+
+
+def write_workbook(path: str, sheet_title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tmp_dir: str) -> WorkbookSummary:
+    """Write one sheet: a bold, frozen header row with an autofilter, then the typed rows."""
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "tmpdir": tmp_dir,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    formats = _Formats(workbook)
+    writers = _ColumnWriters(formats)
+    sheet = workbook.add_worksheet(excel_sheet_name(sheet_title))
+    cell_writers = [writers.for_column(column) for column in columns]
+    longest = [0] * len(columns)
+    for index, column in enumerate(columns):
+        sheet.write_string(0, index, column.name, formats.header)
+    sheet.freeze_panes(1, 0)
+    row_number = 0
+    for row_number, row in enumerate(rows, start=1):
+        if row_number >= EXCEL_MAX_ROWS:
+            raise ValueError("result exceeds Excel's row limit")  # splitting across sheets is a later step
+        for index, value in enumerate(row):
+            if value is not None:
+                cell_writers[index](sheet, row_number, index, value)
+        if row_number <= _WIDTH_SAMPLE_ROWS:
+            for index, value in enumerate(row):
+                if value is not None:
+                    longest[index] = max(longest[index], len(str(value)))
+    for index, column in enumerate(columns):
+        sheet.set_column(index, index, _column_width(column, longest[index]))
+    if columns:
+        sheet.autofilter(0, 0, max(row_number, 1), len(columns) - 1)
+    workbook.close()
+    return WorkbookSummary(row_count=row_number, truncated_cells=writers.truncated_cells)
