@@ -55,13 +55,18 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
         f"*Rows:* {rows:,}   *Size:* {human_size(int(status.get('size_bytes') or 0))}"
         f"   *Took:* {float(status.get('duration_seconds') or 0):.1f} s"
     )
-    link = f"<{download_url}|Download {escape(str(status.get('file_name') or 'the file'))}>"
+    file_name = escape(str(status.get("file_name") or "the file"))
     return {
         "text": _clip(f"Export ready: {title} ({rows:,} rows)"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(facts)}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"{link}\nLink expires {expires_at}.")}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _clip(f"*{file_name}*\nThe link expires {expires_at}.")},
+                # A button carries the URL verbatim: no mrkdwn escaping can mangle a signed query string.
+                "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Download"}, "url": download_url, "action_id": "download"},
+            },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"export `{escape(str(status['export_id']))}`"}]},
         ],
     }

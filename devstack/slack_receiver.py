@@ -1,0 +1,117 @@
+"""A stand-in Slack incoming webhook that records what it receives.
+
+POST /hook records a message (JSON) and answers like Slack (200 "ok"), or with the next scripted
+failure; GET /messages returns the recorded messages as a JSON list; DELETE /messages forgets
+them; POST /script queues canned answers, e.g. [{"status": 429, "headers": {"Retry-After": "1"},
+"body": "rate_limited"}] (each used once, in order) or {"repeat": {...}} for every answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class SlackRecorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[Any] = []
+        self.attempts = 0
+        self.script: list[dict[str, Any]] = []
+        self.repeat: dict[str, Any] | None = None
+
+    def next_answer(self) -> dict[str, Any] | None:
+        with self.lock:
+            self.attempts += 1
+            if self.script:
+                return self.script.pop(0)
+            return self.repeat
+
+
+class Handler(BaseHTTPRequestHandler):
+    recorder: SlackRecorder
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+        pass
+
+    def _send(self, status: int, body: str, content_type: str = "text/plain", headers: dict[str, str] | None = None) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length).decode("utf-8"))
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        if self.path == "/hook":
+            answer = self.recorder.next_answer()
+            try:
+                payload = self._read_json()
+            except (ValueError, UnicodeDecodeError):
+                self._send(400, "invalid_payload")
+                return
+            if answer is not None and int(answer.get("status", 200)) != 200:
+                self._send(int(answer["status"]), str(answer.get("body", "")), headers=answer.get("headers"))
+                return
+            with self.recorder.lock:
+                self.recorder.messages.append(payload)
+            self._send(200, "ok")
+        elif self.path == "/script":
+            script = self._read_json()
+            with self.recorder.lock:
+                if isinstance(script, dict):
+                    self.recorder.repeat = script.get("repeat")
+                    self.recorder.script = list(script.get("once", []))
+                else:
+                    self.recorder.script = list(script)
+                    self.recorder.repeat = None
+            self._send(200, "ok")
+        else:
+            self._send(404, "no_service")
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/messages":
+            with self.recorder.lock:
+                body = json.dumps(self.recorder.messages, ensure_ascii=False)
+            self._send(200, body, "application/json")
+        elif self.path == "/attempts":
+            self._send(200, json.dumps({"attempts": self.recorder.attempts}), "application/json")
+        elif self.path == "/health":
+            self._send(200, "ok")
+        else:
+            self._send(404, "not found")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        if self.path == "/messages":
+            with self.recorder.lock:
+                self.recorder.messages.clear()
+                self.recorder.script.clear()
+                self.recorder.repeat = None
+                self.recorder.attempts = 0
+            self._send(200, "ok")
+        else:
+            self._send(404, "not found")
+
+
+def serve(host: str, port: int) -> None:
+    Handler.recorder = SlackRecorder()
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    arguments = parser.parse_args()
+    serve(arguments.host, arguments.port)
