@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
-from chalice.app import Request
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.errors import BadRequestError, ExportServiceError
 from chalicelib.jobs import ExportJobs
@@ -23,14 +24,19 @@ def error_response(exc: ExportServiceError) -> Response:
     return Response(body={"error": exc.to_dict()}, status_code=exc.status_code, headers={"Content-Type": "application/json"})
 
 
-@app.middleware("http")
-def service_errors(event: Request, get_response: Any) -> Response:
-    try:
-        return get_response(event)
-    except ExportServiceError as exc:
-        if exc.status_code >= 500:
-            app.log.error("request failed: %s", exc.code)
-        return error_response(exc)
+def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the service's errors into JSON answers; Chalice would otherwise answer a bare 500."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ExportServiceError as exc:
+            if exc.status_code >= 500:
+                app.log.error("request failed: %s", exc.code)
+            return error_response(exc)
+
+    return wrapped
 
 
 def jobs() -> ExportJobs:
@@ -40,22 +46,25 @@ def jobs() -> ExportJobs:
 def json_body(request: Request) -> Any:
     raw = request.raw_body or b""
     try:
-        return json.loads(raw.decode("utf-8")) if raw else None
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw) if raw else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequestError(f"request body is not valid JSON: {exc}", field="body", code="malformed_json") from None
 
 
 @app.route("/reports", methods=["GET"], api_key_required=True)
+@answers_errors
 def list_reports() -> dict[str, Any]:
     return {"reports": jobs().list_reports()}
 
 
 @app.route("/reports/{name}", methods=["GET"], api_key_required=True)
+@answers_errors
 def describe_report(name: str) -> dict[str, Any]:
     return jobs().describe_report(validate_report_name(name, "name"))
 
 
 @app.route("/exports", methods=["POST"], api_key_required=True, content_types=["application/json"])
+@answers_errors
 def create_export() -> Response:
     assert app.current_request is not None
     status = jobs().submit(json_body(app.current_request))
@@ -64,6 +73,7 @@ def create_export() -> Response:
 
 
 @app.route("/exports/{export_id}", methods=["GET"], api_key_required=True)
+@answers_errors
 def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)
 

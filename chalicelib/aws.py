@@ -7,7 +7,7 @@ change, which is how the local stack and the end-to-end tests reach the same cod
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -21,6 +21,6 @@ _CLIENT_CONFIG = Config(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_CLIENT_CONFIG)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,9 +74,7 @@ def prepare_read_only_session(connection: pymysql.connections.Connection[Any], t
 
 
 @contextmanager
-def open_query(
-    credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int
-) -> Iterator[QueryResult]:
+def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int) -> Iterator[QueryResult]:
     """Run one query and yield its columns and a row iterator; the connection closes afterwards."""
     connection = connect(credentials)
     try:
@@ -89,10 +87,8 @@ def open_query(
         columns = describe_columns(cursor.description or ())
         yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
     finally:
-        try:
+        with suppress(pymysql.err.MySQLError):
             connection.close()
-        except pymysql.err.MySQLError:
-            pass
 
 
 def describe_columns(description: Any) -> list[Column]:

@@ -62,7 +62,7 @@ class ExportPipeline:
 
     def resolve(self, template: ReportTemplate, supplied: Any, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """Validate and coerce parameters; relative dates are resolved in the report's time zone."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         today = now.astimezone(self.report_zone(template)).date()
         return resolve_parameters(template.params, supplied, today=today)
 

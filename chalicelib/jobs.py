@@ -34,18 +34,34 @@ _SLACK_ATTEMPTS = 3
 _SLACK_MAX_WAIT_SECONDS = 30.0
 
 PUBLIC_FIELDS = (
-    "export_id", "report", "title", "params", "status", "requested_by", "row_count", "size_bytes",
-    "file_name", "download_url", "expires_at", "error", "created_at", "started_at", "finished_at",
-    "duration_seconds", "rows_per_second", "truncated_cells", "notified",
+    "export_id",
+    "report",
+    "title",
+    "params",
+    "status",
+    "requested_by",
+    "row_count",
+    "size_bytes",
+    "file_name",
+    "download_url",
+    "expires_at",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "rows_per_second",
+    "truncated_cells",
+    "notified",
 )
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def new_export_id(now: dt.datetime) -> str:
@@ -70,9 +86,7 @@ class LambdaDispatcher:
         self._function_name = function_name
 
     def dispatch(self, export_id: str) -> None:
-        self._client.invoke(
-            FunctionName=self._function_name, InvocationType="Event", Payload=json.dumps({"export_id": export_id}).encode()
-        )
+        self._client.invoke(FunctionName=self._function_name, InvocationType="Event", Payload=json.dumps({"export_id": export_id}).encode())
 
 
 class ThreadDispatcher:

@@ -22,7 +22,7 @@ class LinkMaker:
         self._cloudfront_domain = cloudfront_domain
 
     def link_for(self, key: str, *, now: dt.datetime | None = None) -> DownloadLink:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         expires_at = (now + dt.timedelta(seconds=self._expiry_seconds)).replace(microsecond=0)
         if self._cloudfront_domain:
             # Access is limited by the WAF allow-list; the link lasts as long as the object does.

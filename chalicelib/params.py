@@ -78,7 +78,15 @@ def _json_safe(value: Any) -> Any:
 
 
 _KNOWN_KEYS = {
-    "type", "of", "required", "default", "choices", "min", "max", "min_length", "max_length",
+    "type",
+    "of",
+    "required",
+    "default",
+    "choices",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
     "description",
 }
 
@@ -127,14 +135,10 @@ def _parse_type(name: str, raw: Mapping[str, Any]) -> tuple[str, str | None]:
         item_type = str(raw["of"]) if raw.get("of") is not None else None
     if type_name == "list":
         if item_type not in SCALAR_TYPES:
-            raise DeclarationError(
-                f"parameter {name!r}: a list needs an item type, one of {', '.join(SCALAR_TYPES)}"
-            )
+            raise DeclarationError(f"parameter {name!r}: a list needs an item type, one of {', '.join(SCALAR_TYPES)}")
         return type_name, item_type
     if type_name not in SCALAR_TYPES:
-        raise DeclarationError(
-            f"parameter {name!r}: unknown type {type_name!r}; use one of {', '.join(SCALAR_TYPES)} or list[TYPE]"
-        )
+        raise DeclarationError(f"parameter {name!r}: unknown type {type_name!r}; use one of {', '.join(SCALAR_TYPES)} or list[TYPE]")
     return type_name, None
 
 
@@ -170,9 +174,7 @@ def _check_default(spec: ParameterSpec, default: Any) -> None:
         raise DeclarationError(f"parameter {spec.name!r}: default {default!r} is invalid: {exc.message}") from exc
 
 
-def resolve_parameters(
-    specs: Mapping[str, ParameterSpec], supplied: Any, *, today: dt.date
-) -> dict[str, Any]:
+def resolve_parameters(specs: Mapping[str, ParameterSpec], supplied: Any, *, today: dt.date) -> dict[str, Any]:
     """Validate a request's ``params`` against the declarations; return every parameter coerced."""
     if supplied is None:
         supplied = {}

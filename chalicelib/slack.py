@@ -76,6 +76,7 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
     title = escape(str(status.get("title") or status["report"]))
     error = status.get("error") or {}
     summary = escape(str(error.get("message") or "unknown error"))
+    code = escape(str(error.get("code") or "error"))
     params = escape(format_params(status.get("params") or {}))
     return {
         "text": _clip(f"Export failed: {title}: {summary}"),
@@ -83,7 +84,7 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export failed: {status.get('title') or status['report']}", 150)}},
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(f"*Parameters:* {params}\n*Error:* `{escape(str(error.get('code') or 'error'))}` {summary}")},
+                "text": {"type": "mrkdwn", "text": _clip(f"*Parameters:* {params}\n*Error:* `{code}` {summary}")},
             },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"export `{escape(str(status['export_id']))}`"}]},
         ],
@@ -93,9 +94,10 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
 def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> None:
     """POST one message; raise DeliveryError (transient for 429/5xx/network) on failure."""
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(webhook_url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})
+    request = urllib.request.Request(webhook_url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})  # noqa: S310
+    # The URL comes from our own secret and is checked to be http(s) when read.
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URL from our own secret
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read(200).decode("utf-8", "replace").strip()

@@ -70,7 +70,7 @@ class ExportStorage:
     def list_template_names(self) -> list[str]:
         names = []
         for item in self._list(self.templates_prefix):
-            key = str(item["Key"])[len(self.templates_prefix):]
+            key = str(item["Key"])[len(self.templates_prefix) :]
             if key.endswith(".sql") and "/" not in key:
                 names.append(key[: -len(".sql")])
         return sorted(names)
@@ -102,11 +102,7 @@ class ExportStorage:
         return True
 
     def presigned_url(self, key: str, expires_in: int) -> str:
-        return str(
-            self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-            )
-        )
+        return str(self._s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in))
 
     # status objects ------------------------------------------------------------------------
     def put_status(self, status: dict[str, Any]) -> None:
@@ -129,9 +125,7 @@ class ExportStorage:
     # helpers -------------------------------------------------------------------------------
     def _put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         try:
-            self._s3.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
-            )
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="AES256")
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"could not write {key.rsplit('/', 1)[-1]} ({_describe(exc)})") from None
 

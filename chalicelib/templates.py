@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes, pass_context
-from jinja2.runtime import Context
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from chalicelib.errors import BadRequestError, TemplateError
@@ -36,9 +36,7 @@ _HEADER_KEYS = {"title", "description", "params", "timezone"}
 
 def validate_report_name(name: str, field_name: str = "report") -> str:
     if not isinstance(name, str) or not REPORT_NAME.match(name):
-        raise BadRequestError(
-            "report name must be 1-64 characters of a-z, 0-9, '_' or '-'", field=field_name, code="invalid_report_name"
-        )
+        raise BadRequestError("report name must be 1-64 characters of a-z, 0-9, '_' or '-'", field=field_name, code="invalid_report_name")
     return name
 
 
@@ -130,9 +128,7 @@ def _line_of(needle: str, source: str) -> int:
 
 
 def _environment() -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_no_finalize
-    )
+    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_no_finalize)
     for name in _FORBIDDEN_FILTERS:
         environment.filters.pop(name, None)
     return environment
@@ -151,8 +147,8 @@ def _check_body(template: ReportTemplate, filename: str) -> None:
     for node in tree.find_all(nodes.Filter):
         if node.name in _FORBIDDEN_FILTERS:
             raise TemplateError(f"filter '{node.name}' is not allowed: values are always bound", source=filename, line=node.lineno)
-    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        raise TemplateError("include/import/extends are not allowed in report templates", source=filename, line=node.lineno)
+    for statement in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        raise TemplateError("include/import/extends are not allowed in report templates", source=filename, line=statement.lineno)
     undeclared = sorted(meta.find_undeclared_variables(tree) - set(template.params))
     if undeclared:
         line = _first_use_line(tree, undeclared[0])

@@ -63,7 +63,7 @@ def run_demo(config: stack.StackConfig, *, orders: int, report: str) -> int:
     stack.up(config)
     seed(config, orders)
     stack.http_json("DELETE", f"{config.slack_url}/messages")
-    print(f"\n==> POST {config.api_url}/exports {{\"report\": \"{report}\"}}")
+    print(f'\n==> POST {config.api_url}/exports {{"report": "{report}"}}')
     code, accepted = stack.http_json("POST", f"{config.api_url}/exports", {"report": report, "requested_by": "demo"})
     print(f"<== {code} {json.dumps(accepted)}")
     if code != 202:

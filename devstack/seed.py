@@ -33,7 +33,7 @@ SCHEMA = [
         created_at DATETIME NOT NULL, shipped_on DATE NULL, memo TEXT NULL,
         KEY orders_created (created_at), KEY orders_user (user_id)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
-    "CREATE TABLE seed_info (orders INT NOT NULL, seeded_for DATE NOT NULL)",
+    "CREATE TABLE seed_info (orders INT NOT NULL, seeded_for DATE NOT NULL, version INT NOT NULL)",
 ]
 
 FAMILY = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"]
@@ -41,11 +41,20 @@ GIVEN = ["민준", "서연", "도윤", "하은", "시우", "지유", "예준", "
 CITIES = ["서울", "부산", "인천", "대구", "대전", "광주", None]
 CATEGORIES = ["Books", "도서", "Electronics", "가전", "Food", "식품"]
 TRICKY_TEXT = [
-    "=SUM(A1:A9)", "+82-10-1234-5678", "-10% 할인 적용", "@channel 확인 부탁", "=HYPERLINK(\"http://example.invalid\")",
-    "\t탭으로 시작", "https://example.invalid/orders", "주문 메모 ✅ 😀", "x' OR '1'='1", "'; DROP TABLE orders; --",
+    "=SUM(A1:A9)",
+    "+82-10-1234-5678",
+    "-10% 할인 적용",
+    "@channel 확인 부탁",
+    '=HYPERLINK("http://example.invalid")',
+    "\t탭으로 시작",
+    "https://example.invalid/orders",
+    "주문 메모 ✅ 😀",
+    "x' OR '1'='1",
+    "'; DROP TABLE orders; --",
 ]
 STATUSES = ["paid"] * 8 + ["refunded", "cancelled"]
 DAYS = 60
+SEED_VERSION = 2  # bump when the generated data changes, so existing stacks reseed
 BATCH = 5000
 
 
@@ -75,26 +84,28 @@ def seed(config: StackConfig, orders: int, *, force: bool = False) -> bool:
                 batch = []
         if batch:
             cursor.executemany("INSERT INTO orders VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", batch)
-        cursor.execute("INSERT INTO seed_info VALUES (%s, %s)", (orders, today))
+        cursor.execute("INSERT INTO seed_info VALUES (%s, %s, %s)", (orders, today, SEED_VERSION))
     log(f"seeded {orders:,} orders over the {DAYS} days before {today}")
     return True
 
 
 def _already_seeded(cursor: Any, orders: int, today: dt.date) -> bool:
-    cursor.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'seed_info'")
+    cursor.execute(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'seed_info' AND column_name = 'version'"
+    )
     if cursor.fetchone()[0] == 0:
         return False
-    cursor.execute("SELECT orders, seeded_for FROM seed_info")
+    cursor.execute("SELECT orders, seeded_for, version FROM seed_info")
     row = cursor.fetchone()
-    return row is not None and row[0] == orders and row[1] == today
+    return row is not None and tuple(row) == (orders, today, SEED_VERSION)
 
 
 def _users(rng: random.Random) -> Any:
     start = dt.datetime(2024, 1, 1)
     for user_id in range(1, 2001):
         name = rng.choice(FAMILY) + rng.choice(GIVEN)
-        if user_id % 250 == 0:
-            name = rng.choice(TRICKY_TEXT)
+        if user_id % 200 == 0:
+            name = TRICKY_TEXT[(user_id // 200) % len(TRICKY_TEXT)]
         note = rng.choice(TRICKY_TEXT) if user_id % 7 == 0 else None
         created = start + dt.timedelta(minutes=rng.randrange(0, 700 * 24 * 60))
         yield (user_id, name, f"user{user_id}@example.invalid", rng.choice(CITIES), note, created)

@@ -34,7 +34,7 @@ class SlackRecorder:
 class Handler(BaseHTTPRequestHandler):
     recorder: SlackRecorder
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: str, content_type: str = "text/plain", headers: dict[str, str] | None = None) -> None:
@@ -51,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length).decode("utf-8"))
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         if self.path == "/hook":
             answer = self.recorder.next_answer()
             try:
@@ -78,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "no_service")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/messages":
             with self.recorder.lock:
                 body = json.dumps(self.recorder.messages, ensure_ascii=False)
@@ -90,7 +90,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "not found")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         if self.path == "/messages":
             with self.recorder.lock:
                 self.recorder.messages.clear()

@@ -6,6 +6,7 @@ beside a developer's: STACK_DIR, DB_PORT, S3_PORT, SLACK_PORT, API_PORT.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -139,8 +140,13 @@ def _start(config: StackConfig, name: str, command: list[str], port: int, env: d
     log_path = logs / f"{name}.log"
     with open(log_path, "ab") as output:
         process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
     _pid_file(config, name).parent.mkdir(parents=True, exist_ok=True)
     _pid_file(config, name).write_text(str(process.pid))
@@ -169,10 +175,8 @@ def stop_process(config: StackConfig, name: str, timeout: float = 15.0) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 # MariaDB -------------------------------------------------------------------------------------
@@ -203,16 +207,34 @@ def start_mariadb(config: StackConfig) -> None:
     if not (data / "mysql").exists():
         data.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [_find_binary("mariadb-install-db") or "mariadb-install-db", "--no-defaults", f"--datadir={data}",
-             f"--user={_mariadb_user()}", "--auth-root-authentication-method=socket", "--skip-test-db"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                _find_binary("mariadb-install-db") or "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--user={_mariadb_user()}",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     command = [
-        _find_binary("mariadbd") or "mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={config.socket_path}",
-        f"--pid-file={config.directory / 'mariadb.pid'}", f"--port={config.db_port}", "--bind-address=127.0.0.1",
-        f"--user={_mariadb_user()}", "--skip-name-resolve", "--character-set-server=utf8mb4",
-        "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2",
-        "--general-log=0", f"--general-log-file={config.directory / 'logs' / 'general.log'}",
+        _find_binary("mariadbd") or "mariadbd",
+        "--no-defaults",
+        f"--datadir={data}",
+        f"--socket={config.socket_path}",
+        f"--pid-file={config.directory / 'mariadb.pid'}",
+        f"--port={config.db_port}",
+        "--bind-address=127.0.0.1",
+        f"--user={_mariadb_user()}",
+        "--skip-name-resolve",
+        "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_unicode_ci",
+        "--innodb-buffer-pool-size=256M",
+        "--innodb-flush-log-at-trx-commit=2",
+        "--general-log=0",
+        f"--general-log-file={config.directory / 'logs' / 'general.log'}",
     ]
     _start(config, "mariadb", command, config.db_port)
     _wait_for_mariadb(config)
@@ -232,7 +254,8 @@ def root_sql(config: StackConfig, sql: str) -> str:
     client = _find_binary("mariadb") or "mariadb"
     result = subprocess.run(
         [client, "--no-defaults", f"--socket={config.socket_path}", "-uroot", "-N", "-B", "-e", sql],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise StackError(f"SQL as root failed: {result.stderr.strip()}")
@@ -257,8 +280,13 @@ def admin_connection(config: StackConfig) -> Any:
     import pymysql
 
     return pymysql.connect(
-        host="127.0.0.1", port=config.db_port, user=ADMIN_USER, password=ADMIN_PASSWORD,
-        database=DATABASE, charset="utf8mb4", autocommit=True,
+        host="127.0.0.1",
+        port=config.db_port,
+        user=ADMIN_USER,
+        password=ADMIN_PASSWORD,
+        database=DATABASE,
+        charset="utf8mb4",
+        autocommit=True,
     )
 
 
@@ -273,8 +301,11 @@ def aws_client(config: StackConfig, service: str) -> Any:
 
     env = config.aws_environment()
     return boto3.client(
-        service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=REGION,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
 
 
@@ -283,10 +314,16 @@ def setup_aws(config: StackConfig) -> None:
     existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
     if BUCKET not in existing:
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    db_secret = json.dumps({
-        "engine": "mariadb", "host": "127.0.0.1", "port": config.db_port, "username": READONLY_USER,
-        "password": READONLY_PASSWORD, "dbname": DATABASE,
-    })
+    db_secret = json.dumps(
+        {
+            "engine": "mariadb",
+            "host": "127.0.0.1",
+            "port": config.db_port,
+            "username": READONLY_USER,
+            "password": READONLY_PASSWORD,
+            "dbname": DATABASE,
+        }
+    )
     put_secret(config, DB_SECRET, db_secret)
     put_secret(config, SLACK_SECRET, json.dumps({"url": f"{config.slack_url}/hook"}))
     publish_templates(config)
@@ -324,8 +361,15 @@ def api_environment(config: StackConfig) -> dict[str, str]:
 
 def start_api(config: StackConfig) -> None:
     command = [
-        str(VENV_BIN / "chalice"), "local", "--no-autoreload", "--stage", "local",
-        "--host", "127.0.0.1", "--port", str(config.api_port),
+        str(VENV_BIN / "chalice"),
+        "local",
+        "--no-autoreload",
+        "--stage",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(config.api_port),
     ]
     _start(config, "api", command, config.api_port, env=api_environment(config))
 

@@ -1,0 +1,57 @@
+"""Helpers for tests that read exports back the way a user would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+import urllib.request
+from decimal import Decimal
+from typing import Any
+
+import openpyxl
+
+from devstack import stack
+
+
+def expected_cell(value: Any) -> Any:
+    """What openpyxl reads back for a database value written by the service."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    return value
+
+
+def read_workbook(data: bytes) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(data))
+
+
+def sheet_rows(data: bytes) -> list[tuple[Any, ...]]:
+    workbook = read_workbook(data)
+    return [tuple(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+
+
+def download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return bytes(response.read())
+
+
+def wait_for_export(api_url: str, export_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    status: Any = None
+    while time.monotonic() < deadline:
+        code, status = stack.http_json("GET", f"{api_url}/exports/{export_id}")
+        assert code == 200, status
+        if status["status"] in ("succeeded", "failed") and status.get("notified") is not None:
+            return dict(status)
+        time.sleep(0.2)
+    raise AssertionError(f"export {export_id} did not finish: {status}")
+
+
+def database_rows(config: stack.StackConfig, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with stack.admin_connection(config) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return [tuple(row) for row in cursor.fetchall()]

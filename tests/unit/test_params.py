@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import ParameterError
+from chalicelib.params import DeclarationError, parse_declaration, resolve_parameters, resolve_relative_date
+
+TODAY = dt.date(2026, 11, 30)
+
+
+def specs(**declarations: Any) -> dict[str, Any]:
+    return {name: parse_declaration(name, raw) for name, raw in declarations.items()}
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("today", dt.date(2026, 11, 30)),
+        ("yesterday", dt.date(2026, 11, 29)),
+        ("today-7d", dt.date(2026, 11, 23)),
+        ("today+2w", dt.date(2026, 12, 14)),
+        ("month_start", dt.date(2026, 11, 1)),
+        ("last_month_start", dt.date(2026, 10, 1)),
+        ("last_month_end", dt.date(2026, 10, 31)),
+        ("year_start", dt.date(2026, 1, 1)),
+        ("yesterday-ish", None),
+    ],
+)
+def test_relative_dates(word: str, expected: dt.date | None) -> None:
+    assert resolve_relative_date(word, TODAY) == expected
+
+
+def test_defaults_and_coercion() -> None:
+    declared = specs(
+        day={"type": "date", "default": "yesterday"},
+        limit={"type": "integer", "default": 10, "min": 1, "max": 100},
+        amount={"type": "decimal", "required": False},
+        active={"type": "boolean", "default": True},
+        since={"type": "datetime", "required": False},
+        ids={"type": "list[integer]", "required": False},
+    )
+    values = resolve_parameters(declared, {"amount": "12.50", "since": "2026-11-01T08:30", "ids": [1, "2"]}, today=TODAY)
+    assert values == {
+        "day": dt.date(2026, 11, 29),
+        "limit": 10,
+        "amount": Decimal("12.50"),
+        "active": True,
+        "since": dt.datetime(2026, 11, 1, 8, 30),
+        "ids": [1, 2],
+    }
+
+
+def test_a_date_given_as_midnight_datetime_is_the_same_date() -> None:
+    declared = specs(day={"type": "date"})
+    assert resolve_parameters(declared, {"day": "2026-11-29T00:00:00"}, today=TODAY) == {"day": dt.date(2026, 11, 29)}
+
+
+@pytest.mark.parametrize(
+    ("supplied", "field", "message"),
+    [
+        ({}, "params.day", "is required"),
+        ({"day": "yesterday-ish"}, "params.day", "must be a date"),
+        ({"day": "2026-02-30"}, "params.day", "must be a date"),
+        ({"day": "2026-11-29", "extra": 1}, "params.extra", "unknown parameter 'extra'"),
+        ({"day": "2026-11-29", "status": "lost"}, "params.status", "must be one of: paid, refunded"),
+        ({"day": "2026-11-29", "limit": "ten"}, "params.limit", "must be an integer"),
+        ({"day": "2026-11-29", "limit": True}, "params.limit", "must be an integer"),
+        ({"day": "2026-11-29", "limit": 1000}, "params.limit", "at most 100"),
+        ({"day": "2026-11-29", "ids": list(range(1001))}, "params.ids", "at most 1000 allowed"),
+        ({"day": "2026-11-29", "ids": ["x"]}, "params.ids[0]", "must be an integer"),
+        ({"day": "2026-11-29", "name": "x" * 21}, "params.name", "longer than 20"),
+    ],
+)
+def test_bad_values_name_the_field(supplied: dict[str, Any], field: str, message: str) -> None:
+    declared = specs(
+        day={"type": "date"},
+        status={"type": "string", "choices": ["paid", "refunded"], "required": False},
+        limit={"type": "integer", "max": 100, "required": False},
+        ids={"type": "list[integer]", "required": False},
+        name={"type": "string", "max_length": 20, "required": False},
+    )
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters(declared, supplied, today=TODAY)
+    assert caught.value.field == field
+    assert message in caught.value.message
+
+
+def test_params_must_be_an_object() -> None:
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters({}, ["day"], today=TODAY)
+    assert caught.value.field == "params"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"type": "money"}, "unknown type 'money'"),
+        ({"type": "list"}, "a list needs an item type"),
+        ({"type": "date", "default": "someday"}, "default 'someday' is invalid"),
+        ({"type": "integer", "default": "ten"}, "default 'ten' is invalid"),
+        ({"type": "date", "colour": "red"}, "unknown key 'colour'"),
+        ({"type": "integer", "min": "low"}, "min 'low' is not a valid integer"),
+    ],
+)
+def test_bad_declarations(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(DeclarationError, match=message):
+        parse_declaration("p", raw)
+
+
+def test_relative_default_is_valid_in_a_declaration() -> None:
+    spec = parse_declaration("day", {"type": "date", "default": "today-7d"})
+    assert spec.required is False
+    assert spec.describe() == {"name": "day", "type": "date", "required": False, "default": "today-7d"}

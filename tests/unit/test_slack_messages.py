@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+from chalicelib import slack
+
+STATUS = {
+    "export_id": "20261130-090000-0123456789",
+    "report": "orders_by_day",
+    "title": "Orders <by> day",
+    "params": {"day": "2026-11-29", "note": "<!channel> & <http://evil|click>"},
+    "row_count": 12345,
+    "size_bytes": 3 * 1024 * 1024,
+    "duration_seconds": 4.2,
+    "file_name": "Orders by day 2026-11-29.xlsx",
+}
+
+
+def test_success_message_has_link_rows_size_and_expiry() -> None:
+    message = slack.success_message(STATUS, download_url="https://files.example.invalid/x?a=1&b=2", expires_at="2026-12-03T00:00:00Z")
+    text = json.dumps(message)
+    assert message["text"] == "Export ready: Orders &lt;by&gt; day (12,345 rows)"
+    assert "*Rows:* 12,345" in text and "3.0 MB" in text and "4.2 s" in text
+    assert "2026-12-03T00:00:00Z" in text
+    button = message["blocks"][2]["accessory"]
+    assert button["url"] == "https://files.example.invalid/x?a=1&b=2"
+
+
+def test_request_values_cannot_mention_or_link() -> None:
+    message = slack.success_message(STATUS, download_url="https://x.invalid", expires_at="soon")
+    facts = message["blocks"][1]["text"]["text"]
+    assert "<!channel>" not in facts
+    assert "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;" in facts
+
+
+def test_failure_message_carries_code_and_summary() -> None:
+    failed = {**STATUS, "error": {"code": "db_unavailable", "message": "the database is unavailable"}}
+    message = slack.failure_message(failed)
+    assert message["text"].startswith("Export failed: Orders &lt;by&gt; day")
+    assert "`db_unavailable` the database is unavailable" in message["blocks"][1]["text"]["text"]
+    assert "20261130-090000-0123456789" in message["blocks"][2]["elements"][0]["text"]
+
+
+def test_human_sizes() -> None:
+    assert slack.human_size(512) == "512 B"
+    assert slack.human_size(2048) == "2.0 KB"
+    assert slack.human_size(5 * 1024**3) == "5.0 GB"

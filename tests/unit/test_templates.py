@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from chalicelib.errors import BadRequestError, TemplateError
+from chalicelib.templates import parse_template, render_sql, validate_report_name
+
+HEADER = """{#---
+title: Orders by day
+params:
+  day: {type: date, default: yesterday}
+  status: {type: string, required: false}
+  ids: {type: "list[integer]", required: false}
+---#}
+"""
+
+
+def template(body: str, header: str = HEADER) -> object:
+    return parse_template("orders", header + body)
+
+
+def test_values_become_placeholders_in_order() -> None:
+    parsed = parse_template(
+        "orders",
+        HEADER + "SELECT {{ 'x' }} FROM o WHERE d = {{ day }}{% if status %} AND s = {{ status }}{% endif %} AND id IN ({{ ids }})",
+    )
+    query = render_sql(parsed, {"day": dt.date(2026, 11, 29), "status": "paid", "ids": [1, 2, 3]})
+    assert query.sql == "SELECT %s FROM o WHERE d = %s AND s = %s AND id IN (%s, %s, %s)"
+    assert query.args == ("x", dt.date(2026, 11, 29), "paid", 1, 2, 3)
+
+
+@pytest.mark.parametrize("value", ["x' OR '1'='1", "'; DROP TABLE orders; --", "%s %% {{ day }}", "\\'", "{% raw %}"])
+def test_hostile_values_never_reach_the_sql_text(value: str) -> None:
+    parsed = parse_template("orders", HEADER + "SELECT * FROM o WHERE s = {{ status }} AND d = {{ day }}")
+    query = render_sql(parsed, {"day": dt.date(2026, 11, 29), "status": value, "ids": None})
+    assert query.sql == "SELECT * FROM o WHERE s = %s AND d = %s"
+    assert query.args[0] == value
+
+
+def test_literal_percent_in_template_text_is_escaped_for_the_driver() -> None:
+    parsed = parse_template("orders", HEADER + "SELECT * FROM o WHERE name LIKE 'a%' AND d = {{ day }}")
+    assert render_sql(parsed, {"day": dt.date(2026, 1, 1), "status": None, "ids": None}).sql.startswith("SELECT * FROM o WHERE name LIKE 'a%%'")
+
+
+def test_empty_list_matches_nothing_instead_of_breaking_the_syntax() -> None:
+    parsed = parse_template("orders", HEADER + "SELECT 1 FROM o WHERE id IN ({{ ids }}) AND d = {{ day }}")
+    query = render_sql(parsed, {"day": dt.date(2026, 1, 1), "status": None, "ids": []})
+    assert query.sql == "SELECT 1 FROM o WHERE id IN (%s) AND d = %s"
+    assert query.args == (None, dt.date(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "line"),
+    [
+        ("SELECT 1", "must start with a {#--- YAML header", 1),
+        ("{#---\ntitle: [unclosed\n---#}\nSELECT 1", "invalid YAML header", 2),
+        (HEADER + "SELECT {{ nope }} AND {{ day }}", "variable 'nope' is used but not declared", 8),
+        (HEADER + "SELECT 1\nFROM t WHERE {% if day %}", "Jinja syntax error", 9),
+        (HEADER + "SELECT {{ status | safe }}", "filter 'safe' is not allowed", 8),
+        (HEADER + "{% include 'other.sql' %}", "include/import/extends are not allowed", 8),
+        ("{#---\nparams:\n  day: {type: when}\n---#}\nSELECT {{ day }}", "unknown type 'when'", 3),
+    ],
+)
+def test_template_errors_name_file_and_line(source: str, message: str, line: int) -> None:
+    with pytest.raises(TemplateError) as caught:
+        parse_template("orders", source)
+    assert message in caught.value.message
+    assert caught.value.message.startswith(f"orders.sql:{line}: ")
+
+
+def test_sandbox_blocks_python_internals() -> None:
+    parsed = parse_template("orders", HEADER + "SELECT {{ day.__class__.__mro__ }}")
+    with pytest.raises(TemplateError, match="rendering failed"):
+        render_sql(parsed, {"day": dt.date(2026, 1, 1), "status": None, "ids": None})
+
+
+@pytest.mark.parametrize("name", ["../secret", "a/b", "Orders", "", "x" * 65, "a.sql", "a b"])
+def test_report_names_are_restricted(name: str) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        validate_report_name(name)
+    assert caught.value.field == "report"
+
+
+def test_describe_lists_parameters() -> None:
+    parsed = parse_template("orders", HEADER + "SELECT {{ day }}, {{ status }}, {{ ids }}")
+    described = parsed.describe()
+    assert described["title"] == "Orders by day"
+    assert [param["name"] for param in described["params"]] == ["day", "status", "ids"]
+    assert described["params"][2]["type"] == "list[integer]"
