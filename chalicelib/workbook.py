@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -157,40 +157,103 @@ def _column_width(column: Column, longest_value: int) -> float:
     return float(min(max(len(column.name) + 4, longest_value + 2, 8), _MAX_WIDTH))
 
 
-def write_workbook(path: str, sheet_title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tmp_dir: str) -> WorkbookSummary:
-    """Write one sheet: a bold, frozen header row with an autofilter, then the typed rows."""
-    workbook = xlsxwriter.Workbook(
-        path,
-        {
-            "constant_memory": True,
-            "tmpdir": tmp_dir,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    formats = _Formats(workbook)
-    writers = _ColumnWriters(formats)
-    sheet = workbook.add_worksheet(excel_sheet_name(sheet_title))
-    cell_writers = [writers.for_column(column) for column in columns]
-    longest = [0] * len(columns)
-    for index, column in enumerate(columns):
-        sheet.write_string(0, index, column.name, formats.header)
-    sheet.freeze_panes(1, 0)
-    row_number = 0
-    for row_number, row in enumerate(rows, start=1):
-        if row_number >= EXCEL_MAX_ROWS:
-            raise ValueError("result exceeds Excel's row limit")  # splitting across sheets is a later step
-        for index, value in enumerate(row):
-            if value is not None:
-                cell_writers[index](sheet, row_number, index, value)
-        if row_number <= _WIDTH_SAMPLE_ROWS:
+@dataclass(frozen=True)
+class SheetLayout:
+    """How a sheet looks, beyond its typed cells (report-level presentation options)."""
+
+    freeze_header: bool = True
+    autofilter: bool = True
+
+
+@dataclass
+class SheetSource:
+    """One sheet to write: a name, column descriptions and a row iterator (consumed once)."""
+
+    name: str
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[Any]]
+    layout: SheetLayout = field(default_factory=SheetLayout)
+
+
+@dataclass
+class SheetSummary:
+    name: str
+    row_count: int
+
+
+class WorkbookWriter:
+    """An .xlsx file written sheet after sheet, each sheet streamed row by row (constant_memory)."""
+
+    def __init__(self, path: str, *, tmp_dir: str) -> None:
+        self._workbook = xlsxwriter.Workbook(
+            path,
+            {
+                "constant_memory": True,
+                "tmpdir": tmp_dir,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        self._formats = _Formats(self._workbook)
+        self._writers = _ColumnWriters(self._formats)
+        self._sheet_names: set[str] = set()
+        self.sheets: list[SheetSummary] = []
+
+    def __enter__(self) -> WorkbookWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def truncated_cells(self) -> int:
+        return self._writers.truncated_cells
+
+    def add_sheet(self, source: SheetSource) -> SheetSummary:
+        """Write a bold header row, then the typed rows; return the sheet's row count."""
+        sheet = self._workbook.add_worksheet(self._unique_name(source.name))
+        columns = source.columns
+        cell_writers = [self._writers.for_column(column) for column in columns]
+        longest = [0] * len(columns)
+        for index, column in enumerate(columns):
+            sheet.write_string(0, index, column.name, self._formats.header)
+        if source.layout.freeze_header:
+            sheet.freeze_panes(1, 0)
+        row_number = 0
+        for row_number, row in enumerate(source.rows, start=1):
+            if row_number >= EXCEL_MAX_ROWS:
+                raise ValueError("result exceeds Excel's row limit")  # splitting across sheets is a later step
             for index, value in enumerate(row):
                 if value is not None:
-                    longest[index] = max(longest[index], len(str(value)))
-    for index, column in enumerate(columns):
-        sheet.set_column(index, index, _column_width(column, longest[index]))
-    if columns:
-        sheet.autofilter(0, 0, max(row_number, 1), len(columns) - 1)
-    workbook.close()
-    return WorkbookSummary(row_count=row_number, truncated_cells=writers.truncated_cells)
+                    cell_writers[index](sheet, row_number, index, value)
+            if row_number <= _WIDTH_SAMPLE_ROWS:
+                for index, value in enumerate(row):
+                    if value is not None:
+                        longest[index] = max(longest[index], len(str(value)))
+        for index, column in enumerate(columns):
+            sheet.set_column(index, index, _column_width(column, longest[index]))
+        if columns and source.layout.autofilter:
+            sheet.autofilter(0, 0, max(row_number, 1), len(columns) - 1)
+        summary = SheetSummary(name=sheet.name, row_count=row_number)
+        self.sheets.append(summary)
+        return summary
+
+    def _unique_name(self, name: str) -> str:
+        base = excel_sheet_name(name)
+        candidate, number = base, 2
+        while candidate.lower() in self._sheet_names:
+            suffix = f" ({number})"
+            candidate, number = base[: 31 - len(suffix)] + suffix, number + 1
+        self._sheet_names.add(candidate.lower())
+        return candidate
+
+    def close(self) -> None:
+        self._workbook.close()
+
+
+def write_workbook(path: str, sheet_title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tmp_dir: str) -> WorkbookSummary:
+    """Write a one-sheet workbook."""
+    with WorkbookWriter(path, tmp_dir=tmp_dir) as writer:
+        sheet = writer.add_sheet(SheetSource(name=sheet_title, columns=columns, rows=rows))
+    return WorkbookSummary(row_count=sheet.row_count, truncated_cells=writer.truncated_cells)

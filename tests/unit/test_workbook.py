@@ -90,3 +90,15 @@ def test_sheet_names_are_valid_for_excel() -> None:
     assert excel_sheet_name("a[b]:c*d?e/f\\g") == "a_b__c_d_e_f_g"
     assert len(excel_sheet_name("x" * 50)) == 31
     assert excel_sheet_name("  ") == "Sheet1"
+
+
+def test_several_sheets_get_unique_valid_names(tmp_path: Path) -> None:
+    from chalicelib.workbook import SheetSource, WorkbookWriter
+
+    path = tmp_path / "multi.xlsx"
+    column = [Column("Id", FIELD_TYPE.LONG, 0)]
+    with WorkbookWriter(str(path), tmp_dir=str(tmp_path)) as writer:
+        for name in ("Orders", "orders", "x" * 40, "x" * 40):
+            writer.add_sheet(SheetSource(name=name, columns=column, rows=iter([(1,)])))
+    names = openpyxl.load_workbook(path).sheetnames
+    assert names == ["Orders", "orders (2)", "x" * 31, "x" * 27 + " (2)"]
