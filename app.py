@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 
 from chalicelib.errors import BadRequestError, ExportServiceError
-from chalicelib.jobs import ExportJobs
+from chalicelib.jobs import ExportJobs, history_query
 from chalicelib.runtime import export_jobs
 from chalicelib.templates import validate_report_name
 
@@ -43,6 +43,11 @@ def jobs() -> ExportJobs:
     return export_jobs()
 
 
+def current_request() -> Request:
+    assert app.current_request is not None
+    return app.current_request
+
+
 def json_body(request: Request) -> Any:
     raw = request.raw_body or b""
     try:
@@ -66,10 +71,16 @@ def describe_report(name: str) -> dict[str, Any]:
 @app.route("/exports", methods=["POST"], api_key_required=True, content_types=["application/json"])
 @answers_errors
 def create_export() -> Response:
-    assert app.current_request is not None
-    status = jobs().submit(json_body(app.current_request))
-    body = {"export_id": status["export_id"], "status": status["status"], "status_url": f"/exports/{status['export_id']}"}
-    return Response(body=body, status_code=202, headers={"Location": body["status_url"]})
+    request = current_request()
+    submission = jobs().submit(json_body(request), idempotency_key=request.headers.get("idempotency-key"))
+    return Response(body=submission.body, status_code=submission.status_code, headers={"Location": submission.body["status_url"]})
+
+
+@app.route("/exports", methods=["GET"], api_key_required=True)
+@answers_errors
+def list_exports() -> dict[str, Any]:
+    report, limit = history_query(current_request().query_params or {})
+    return {"exports": jobs().history(report, limit)}
 
 
 @app.route("/exports/{export_id}", methods=["GET"], api_key_required=True)

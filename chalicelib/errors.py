@@ -39,6 +39,11 @@ class ParameterError(BadRequestError):
     code = "invalid_parameter"
 
 
+class ConflictError(ExportServiceError):
+    status_code = 409
+    code = "conflict"
+
+
 class NotFoundError(ExportServiceError):
     status_code = 404
     code = "not_found"

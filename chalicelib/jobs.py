@@ -1,9 +1,11 @@
 """Export jobs: accepting a request, dispatching the worker, status transitions, notification.
 
-A request is validated and recorded as ``queued`` before the route answers 202; the worker runs
-elsewhere (an asynchronous Lambda invoke in AWS, a background thread locally: same interface).
-Status objects move queued -> running -> succeeded | failed and a finished export is never run
-again, so a repeated worker invocation is harmless.
+A request is validated, matched against the cache and against exports in flight (single-flight
+claims, see coordination.py), and recorded as ``queued`` before the route answers 202; the worker
+runs elsewhere (an asynchronous Lambda invoke in AWS, a background thread locally: same
+interface). Status objects move queued -> running -> succeeded | failed; a finished export is
+never run again, so a repeated worker invocation (a Lambda retry) is harmless. Slack delivery is
+recorded apart from the export's result: a built file is never rebuilt because Slack failed.
 """
 
 from __future__ import annotations
@@ -16,20 +18,26 @@ import secrets as token_source
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib import slack
-from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
+from chalicelib.coordination import Claim, Coordinator, Heartbeat, export_key, iso, parse_iso, utc_now
+from chalicelib.errors import BadRequestError, ConflictError, DeliveryError, ExportServiceError, NotFoundError
 from chalicelib.export import ExportPipeline
 from chalicelib.links import LinkMaker
 from chalicelib.params import to_json_params
+from chalicelib.retry import RetryPolicy, run_with_retries
 from chalicelib.secrets import SecretStore
+from chalicelib.templates import ReportTemplate, validate_report_name
 
 logger = logging.getLogger(__name__)
 
 EXPORT_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{10}$")
 FINISHED = ("succeeded", "failed")
-_REQUEST_FIELDS = {"report", "params", "requested_by"}
+_REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key"}
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_HISTORY_LIMIT = 100
 _SLACK_ATTEMPTS = 3
 _SLACK_MAX_WAIT_SECONDS = 30.0
 
@@ -52,16 +60,10 @@ PUBLIC_FIELDS = (
     "duration_seconds",
     "rows_per_second",
     "truncated_cells",
+    "attempts",
     "notified",
+    "notify_error",
 )
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def new_export_id(now: dt.datetime) -> str:
@@ -118,13 +120,42 @@ class SlackNotifier:
                 self._sleep(min(exc.retry_after if exc.retry_after is not None else 2.0**attempt, _SLACK_MAX_WAIT_SECONDS))
 
 
+@dataclass(frozen=True)
+class Submission:
+    """The answer to POST /exports: 202 for a queued (or already running) export, 200 from cache."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    cache_ttl_seconds: int
+    retention_days: int
+    heartbeat_seconds: float
+    retry: RetryPolicy
+
+
 class ExportJobs:
-    def __init__(self, pipeline: ExportPipeline, links: LinkMaker, notifier: SlackNotifier, dispatcher: Dispatcher | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: ExportPipeline,
+        links: LinkMaker,
+        notifier: SlackNotifier,
+        coordinator: Coordinator,
+        policy: JobPolicy,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.storage = pipeline.storage
         self.links = links
         self.notifier = notifier
+        self.coordinator = coordinator
+        self.policy = policy
         self.dispatcher = dispatcher or ThreadDispatcher(self.run)
+        # Conditional writes make claims atomic in S3; this lock only serialises claims made by
+        # one process (chalice local), because the local S3 endpoint checks and writes in two steps.
+        self._claim_lock = threading.Lock()
 
     # the API side ---------------------------------------------------------------------------
     def list_reports(self) -> list[dict[str, Any]]:
@@ -139,42 +170,146 @@ class ExportJobs:
     def describe_report(self, name: str) -> dict[str, Any]:
         return self.pipeline.load_template(name).describe()
 
-    def submit(self, body: Any) -> dict[str, Any]:
-        """Validate a POST /exports body, record the export as queued and dispatch the worker."""
+    def submit(self, body: Any, *, idempotency_key: str | None = None) -> Submission:
+        """Answer POST /exports: the first answer for a repeated idempotency key, else a new one."""
         if not isinstance(body, Mapping):
             raise BadRequestError("request body must be a JSON object", field="body")
         unknown = sorted(set(body) - _REQUEST_FIELDS)
         if unknown:
             raise BadRequestError(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
+        idempotency_key = _idempotency_key(idempotency_key, body.get("idempotency_key"))
+        if idempotency_key is None:
+            return self._submit(body)
+        return self._submit_once(body, idempotency_key)
+
+    def _submit_once(self, body: Mapping[str, Any], idempotency_key: str) -> Submission:
+        for _ in range(3):
+            record = self.coordinator.find_response(idempotency_key)
+            if record is not None and record.state == "done":
+                return Submission(record.status_code, {**record.body, "idempotent_replay": True})
+            if record is not None:
+                raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
+            if self.coordinator.reserve(idempotency_key):
+                break
+        else:
+            raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
+        try:
+            submission = self._submit(body)
+        except BaseException:
+            self.coordinator.forget(idempotency_key)  # a rejected request may be corrected and sent again
+            raise
+        self.coordinator.store_response(idempotency_key, submission.status_code, submission.body)
+        return submission
+
+    def _submit(self, body: Mapping[str, Any]) -> Submission:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
         now = utc_now()
         values = self.pipeline.resolve(template, body.get("params"), now=now)
-        requested_by = body.get("requested_by", "api")
-        if not isinstance(requested_by, str) or not 0 < len(requested_by) <= 100:
-            raise BadRequestError("requested_by must be a string of 1-100 characters", field="requested_by")
+        params = to_json_params(values)
+        requested_by = _requested_by(body.get("requested_by", "api"))
+        refresh = body.get("refresh", False)
+        if not isinstance(refresh, bool):
+            raise BadRequestError("refresh must be true or false", field="refresh")
+        key = export_key(template.name, template.body, params, "xlsx")
+        if not refresh:
+            cached = self._cached(key, self._cache_ttl(template))
+            if cached is not None:
+                return Submission(200, {**cached, "cached": True, "status_url": _status_url(cached["export_id"])})
+        export_id = new_export_id(now)
+        with self._claim_lock:
+            claim = self.coordinator.claim(key, export_id)
+        if isinstance(claim, str):
+            logger.info("export joined one in flight", extra={"export_id": claim, "report": template.name})
+            current = self.storage.get_status(claim)
+            return Submission(202, _accepted(claim, str(current.get("status", "queued")), deduplicated=True))
+        self._retire_lost_export(claim)
         status: dict[str, Any] = {
-            "export_id": new_export_id(now),
+            "export_id": export_id,
+            "export_key": key,
             "report": template.name,
             "title": template.title,
-            "params": to_json_params(values),
+            "params": params,
             "status": "queued",
             "requested_by": requested_by,
             "created_at": iso(now),
+            "attempts": 0,
         }
         self.storage.put_status(status)
-        self.dispatcher.dispatch(status["export_id"])
-        logger.info("export queued", extra={"export_id": status["export_id"], "report": template.name})
-        return status
+        self.coordinator.index(template.name, export_id)
+        self._dispatch(status)
+        logger.info("export queued", extra={"export_id": export_id, "report": template.name})
+        return Submission(202, _accepted(export_id, "queued"))
+
+    def _dispatch(self, status: dict[str, Any]) -> None:
+        try:
+            self.dispatcher.dispatch(str(status["export_id"]))
+        except Exception as exc:
+            self.coordinator.release(str(status["export_key"]), str(status["export_id"]))
+            self._fail(status, {"code": "dispatch_failed", "message": "the export worker could not be started"})
+            raise ExportServiceError("the export worker could not be started; retry later", code="dispatch_failed") from exc
+
+    def _cache_ttl(self, template: ReportTemplate) -> int:
+        value = template.options.get("cache_ttl")
+        return parse_duration(value) if value is not None else self.policy.cache_ttl_seconds
+
+    def _cached(self, key: str, ttl_seconds: int) -> dict[str, Any] | None:
+        export_id = self.coordinator.cached_export_id(key, ttl_seconds)
+        if export_id is None:
+            return None
+        try:
+            view = self.public_status(export_id)
+        except NotFoundError:
+            return None
+        return view if view["status"] == "succeeded" else None
+
+    def _retire_lost_export(self, claim: Claim) -> None:
+        """A claim taken over from a dead worker: its export will never finish, so say so."""
+        if not claim.taken_over_from:
+            return
+        try:
+            lost = self.storage.get_status(claim.taken_over_from)
+        except NotFoundError:
+            return
+        if lost.get("status") not in FINISHED:
+            lost.update(status="failed", finished_at=iso(utc_now()))
+            lost["error"] = {"code": "worker_lost", "message": "the worker stopped without finishing; a new export took over"}
+            self.storage.put_status(lost)
 
     def public_status(self, export_id: str) -> dict[str, Any]:
         status = self.storage.get_status(validate_export_id(export_id))
         view = {name: status.get(name) for name in PUBLIC_FIELDS}
         if status.get("status") == "succeeded" and status.get("s3_key"):
-            link = self.links.link_for(str(status["s3_key"]))
-            view["download_url"], view["expires_at"] = link.url, iso(link.expires_at)
+            if self._expired(status):
+                days = self.policy.retention_days
+                view.update(status="expired", download_url=None, expires_at=None)
+                view["error"] = {"code": "expired", "message": f"the file was deleted after {days} days; ask for a new export"}
+            else:
+                link = self.links.link_for(str(status["s3_key"]))
+                view["download_url"], view["expires_at"] = link.url, iso(link.expires_at)
         return view
+
+    def _expired(self, status: Mapping[str, Any]) -> bool:
+        finished = parse_iso(str(status.get("finished_at") or status["created_at"]))
+        if utc_now() - finished > dt.timedelta(days=self.policy.retention_days):
+            return True
+        return not self.storage.export_exists(str(status["s3_key"]))
+
+    def history(self, report: str | None, limit: int) -> list[dict[str, Any]]:
+        """Recent exports, newest first, optionally of one report."""
+        if report is not None:
+            export_ids = self.coordinator.export_ids_for(validate_report_name(report))
+        else:
+            export_ids = self.storage.list_status_ids()
+        entries = []
+        for export_id in reversed(export_ids[-limit:]):
+            try:
+                status = self.storage.get_status(export_id)
+            except NotFoundError:
+                continue
+            entries.append({name: status.get(name) for name in _HISTORY_FIELDS})
+        return entries
 
     # the worker side ------------------------------------------------------------------------
     def run(self, export_id: str) -> dict[str, Any]:
@@ -187,21 +322,32 @@ class ExportJobs:
         if status.get("status") in FINISHED:
             logger.info("export already finished", extra={"export_id": export_id})
             return status
+        key = str(status.get("export_key", ""))
         status.update(status="running", started_at=iso(utc_now()))
         self.storage.put_status(status)
-        try:
-            self._produce(status)
-        except ExportServiceError as exc:
-            self._fail(status, exc.to_dict())
-        except Exception:  # the worker must always leave a final status and tell someone
-            logger.exception("export crashed", extra={"export_id": export_id})
-            self._fail(status, {"code": "internal_error", "message": "the export failed unexpectedly; see the worker logs"})
+        with Heartbeat(self.coordinator, key, export_id, self.policy.heartbeat_seconds):
+            try:
+                run_with_retries(lambda attempt: self._attempt(status, attempt), self.policy.retry)
+            except ExportServiceError as exc:
+                self._fail(status, {**exc.to_dict(), "attempts": status.get("attempts")})
+            except Exception:  # the worker must always leave a final status and tell someone
+                logger.exception("export crashed", extra={"export_id": export_id})
+                self._fail(status, {"code": "internal_error", "message": "the export failed unexpectedly; see the worker logs"})
+        if status["status"] == "succeeded":
+            self.coordinator.remember_success(key, export_id, str(status["finished_at"]))
+        self.coordinator.release(key, export_id)
         self._notify(status)
         return status
 
+    def _attempt(self, status: dict[str, Any], attempt: int) -> None:
+        status["attempts"] = int(status.get("attempts") or 0) + 1
+        if attempt > 1:
+            self.storage.put_status(status)
+        self._produce(status)
+
     def _produce(self, status: dict[str, Any]) -> None:
         template = self.pipeline.load_template(str(status["report"]))
-        created_at = dt.datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
+        created_at = parse_iso(str(status["created_at"]))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
         result = self.pipeline.export(str(status["export_id"]), template, values, created_at)
         rate = result.row_count / result.total_seconds if result.total_seconds > 0 else 0.0
@@ -241,3 +387,71 @@ class ExportJobs:
             status.update(notified=False, notify_error=exc.message)
             logger.warning("slack notification failed", extra={"export_id": status["export_id"], "error_code": exc.code})
         self.storage.put_status(status)
+
+
+_HISTORY_FIELDS = (
+    "export_id",
+    "report",
+    "status",
+    "requested_by",
+    "params",
+    "row_count",
+    "size_bytes",
+    "duration_seconds",
+    "created_at",
+    "finished_at",
+    "notified",
+)
+_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds from 3600, "90s", "30m", "1h" or "1d" (template header values such as cache_ttl)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number of seconds or a string such as 30m")
+    if isinstance(value, int) and value >= 0:
+        return value
+    match = _DURATION.match(str(value).strip().lower())
+    if match is None:
+        raise ValueError(f"invalid duration {value!r}: use seconds or a string such as 30m, 1h, 1d")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def history_query(query: Mapping[str, str]) -> tuple[str | None, int]:
+    """Validate GET /exports query parameters: ``report`` (optional) and ``limit`` (1-100)."""
+    unknown = sorted(set(query) - {"report", "limit"})
+    if unknown:
+        raise BadRequestError(f"unknown query parameter {unknown[0]!r}", field=unknown[0], code="unknown_field")
+    report = validate_report_name(query["report"]) if "report" in query else None
+    raw_limit = query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _HISTORY_LIMIT:
+        raise BadRequestError(f"limit must be an integer from 1 to {_HISTORY_LIMIT}", field="limit")
+    return report, int(raw_limit)
+
+
+def _status_url(export_id: str) -> str:
+    return f"/exports/{export_id}"
+
+
+def _accepted(export_id: str, state: str, *, deduplicated: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"export_id": export_id, "status": state, "status_url": _status_url(export_id)}
+    if deduplicated:
+        body["deduplicated"] = True
+    return body
+
+
+def _requested_by(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 100 or not value.isprintable():
+        raise BadRequestError("requested_by must be a string of 1-100 printable characters", field="requested_by")
+    return value
+
+
+def _idempotency_key(header: str | None, field: Any) -> str | None:
+    value = header if header is not None else field
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.match(value):
+        name = "Idempotency-Key" if header is not None else "idempotency_key"
+        raise BadRequestError("an idempotency key is 1-200 visible ASCII characters", field=name, code="invalid_idempotency_key")
+    return value

@@ -9,9 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from chalicelib import aws
+from chalicelib.coordination import Coordinator
 from chalicelib.export import ExportPipeline
-from chalicelib.jobs import Dispatcher, ExportJobs, LambdaDispatcher, SlackNotifier
+from chalicelib.jobs import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, SlackNotifier
 from chalicelib.links import LinkMaker
+from chalicelib.retry import RetryPolicy
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage import ExportStorage
@@ -24,6 +26,7 @@ def build_storage(settings: Settings) -> ExportStorage:
         templates_prefix=settings.templates_prefix,
         exports_prefix=settings.exports_prefix,
         status_prefix=settings.status_prefix,
+        state_prefix=settings.state_prefix,
     )
 
 
@@ -35,7 +38,15 @@ def build_jobs(settings: Settings) -> ExportJobs:
     dispatcher: Dispatcher | None = None
     if settings.dispatch_mode == "lambda":
         dispatcher = LambdaDispatcher(aws.client("lambda"), settings.worker_function_name)
-    return ExportJobs(pipeline, links, SlackNotifier(secrets, settings.slack_secret_name), dispatcher)
+    coordinator = Coordinator(storage, stale_after_seconds=settings.claim_stale_seconds, idempotency_ttl_seconds=settings.idempotency_ttl_seconds)
+    policy = JobPolicy(
+        cache_ttl_seconds=settings.cache_ttl_seconds,
+        retention_days=settings.retention_days,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        retry=RetryPolicy(settings.worker_attempts, settings.retry_base_ms / 1000, settings.retry_max_ms / 1000),
+    )
+    notifier = SlackNotifier(secrets, settings.slack_secret_name)
+    return ExportJobs(pipeline, links, notifier, coordinator, policy, dispatcher)
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,15 @@ class Settings:
     statement_timeout_seconds: int
     fetch_batch_rows: int
     tmp_dir: str
+    state_prefix: str = "state/"
+    cache_ttl_seconds: int = 3600
+    claim_stale_seconds: int = 960
+    heartbeat_seconds: int = 60
+    idempotency_ttl_seconds: int = 24 * 3600
+    worker_attempts: int = 3
+    retry_base_ms: int = 1000
+    retry_max_ms: int = 20_000
+    retention_days: int = 30
 
     @property
     def worker_function_name(self) -> str:
@@ -59,6 +68,16 @@ class Settings:
             statement_timeout_seconds=reader.integer("STATEMENT_TIMEOUT_SECONDS", 600, 1, 3600),
             fetch_batch_rows=reader.integer("FETCH_BATCH_ROWS", 2000, 1, 100_000),
             tmp_dir=reader.text("EXPORT_TMP_DIR", "/tmp"),
+            state_prefix=reader.prefix("STATE_PREFIX", "state/"),
+            cache_ttl_seconds=reader.integer("CACHE_TTL_SECONDS", 3600, 0, 30 * 24 * 3600),
+            # A claim is stale once its worker has been silent longer than a Lambda can run.
+            claim_stale_seconds=reader.integer("CLAIM_STALE_SECONDS", 960, 5, 24 * 3600),
+            heartbeat_seconds=reader.integer("HEARTBEAT_SECONDS", 60, 1, 3600),
+            idempotency_ttl_seconds=reader.integer("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60, 7 * 24 * 3600),
+            worker_attempts=reader.integer("WORKER_ATTEMPTS", 3, 1, 10),
+            retry_base_ms=reader.integer("RETRY_BASE_MS", 1000, 0, 60_000),
+            retry_max_ms=reader.integer("RETRY_MAX_MS", 20_000, 0, 300_000),
+            retention_days=reader.integer("EXPORT_RETENTION_DAYS", 30, 1, 3650),
         )
         try:
             ZoneInfo(settings.timezone)

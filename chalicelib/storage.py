@@ -31,6 +31,12 @@ class TemplateObject:
 
 
 @dataclass(frozen=True)
+class JsonRecord:
+    body: dict[str, Any]
+    etag: str
+
+
+@dataclass(frozen=True)
 class StoredFile:
     key: str
     size_bytes: int
@@ -42,12 +48,15 @@ def _error_code(exc: ClientError) -> str:
 
 
 class ExportStorage:
-    def __init__(self, s3_client: Any, bucket: str, *, templates_prefix: str, exports_prefix: str, status_prefix: str) -> None:
+    def __init__(
+        self, s3_client: Any, bucket: str, *, templates_prefix: str, exports_prefix: str, status_prefix: str, state_prefix: str = "state/"
+    ) -> None:
         self._s3 = s3_client
         self.bucket = bucket
         self.templates_prefix = templates_prefix
         self.exports_prefix = exports_prefix
         self.status_prefix = status_prefix
+        self.state_prefix = state_prefix
 
     # templates -----------------------------------------------------------------------------
     def read_template(self, name: str) -> TemplateObject:
@@ -106,8 +115,7 @@ class ExportStorage:
 
     # status objects ------------------------------------------------------------------------
     def put_status(self, status: dict[str, Any]) -> None:
-        body = json.dumps(status, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        self._put_bytes(f"{self.status_prefix}{status['export_id']}.json", body, "application/json")
+        self._put_bytes(f"{self.status_prefix}{status['export_id']}.json", _json_bytes(status), "application/json")
 
     def get_status(self, export_id: str) -> dict[str, Any]:
         key = f"{self.status_prefix}{export_id}.json"
@@ -122,6 +130,70 @@ class ExportStorage:
         status: dict[str, Any] = json.loads(body)
         return status
 
+    def list_status_ids(self) -> list[str]:
+        """Every export id with a status object, oldest first (ids sort by creation time)."""
+        ids = [str(item["Key"])[len(self.status_prefix) : -len(".json")] for item in self._list(self.status_prefix)]
+        return sorted(export_id for export_id in ids if "/" not in export_id)
+
+    # small JSON records with conditional writes (claims, cache pointers, idempotency) --------
+    # S3 conditional writes (If-None-Match: *, If-Match: <etag>) are atomic: the building block
+    # for single-flight claims without another database.
+    def read_record(self, name: str) -> JsonRecord | None:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=self.state_prefix + name)
+            body = json.loads(response["Body"].read())
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND_CODES:
+                return None
+            raise StorageError(f"could not read state record ({_error_code(exc)})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read state record ({type(exc).__name__})") from None
+        return JsonRecord(body=body, etag=str(response.get("ETag", "")))
+
+    def create_record(self, name: str, body: dict[str, Any]) -> str | None:
+        """Write the record only if it does not exist; its ETag, or None if it already existed."""
+        return self._conditional_put(name, body, IfNoneMatch="*")
+
+    def replace_record(self, name: str, body: dict[str, Any], etag: str) -> str | None:
+        """Overwrite the record only if it is unchanged since ``etag`` was read; None otherwise."""
+        return self._conditional_put(name, body, IfMatch=etag)
+
+    def write_record(self, name: str, body: dict[str, Any]) -> None:
+        self._put_bytes(self.state_prefix + name, _json_bytes(body), "application/json")
+
+    def delete_record(self, name: str, etag: str | None = None) -> bool:
+        conditions = {"IfMatch": etag} if etag else {}
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=self.state_prefix + name, **conditions)
+        except ClientError as exc:
+            if _error_code(exc) in (*_NOT_FOUND_CODES, "PreconditionFailed"):
+                return False
+            raise StorageError(f"could not delete state record ({_error_code(exc)})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"could not delete state record ({type(exc).__name__})") from None
+        return True
+
+    def list_record_names(self, prefix: str) -> list[str]:
+        return sorted(str(item["Key"])[len(self.state_prefix) :] for item in self._list(self.state_prefix + prefix))
+
+    def _conditional_put(self, name: str, body: dict[str, Any], **condition: str) -> str | None:
+        try:
+            response = self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self.state_prefix + name,
+                Body=_json_bytes(body),
+                ContentType="application/json",
+                ServerSideEncryption="AES256",
+                **condition,
+            )
+        except ClientError as exc:
+            if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", *_NOT_FOUND_CODES):
+                return None
+            raise StorageError(f"could not write state record ({_error_code(exc)})") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"could not write state record ({type(exc).__name__})") from None
+        return str(response.get("ETag", ""))
+
     # helpers -------------------------------------------------------------------------------
     def _put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         try:
@@ -135,6 +207,10 @@ class ExportStorage:
             return [item for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix) for item in page.get("Contents", [])]
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"could not list {prefix!r} ({_describe(exc)})") from None
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def _describe(exc: Exception) -> str:
