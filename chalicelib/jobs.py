@@ -38,7 +38,6 @@ FINISHED = ("succeeded", "failed")
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key"}
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _HISTORY_LIMIT = 100
-_SLACK_ATTEMPTS = 3
 _SLACK_MAX_WAIT_SECONDS = 30.0
 
 PUBLIC_FIELDS = (
@@ -67,7 +66,8 @@ PUBLIC_FIELDS = (
 
 
 def new_export_id(now: dt.datetime) -> str:
-    return f"{now:%Y%m%d-%H%M%S}-{token_source.token_hex(5)}"
+    """Sortable by creation time to the millisecond (history lists rely on it), then random."""
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}{token_source.token_hex(4)[:7]}"
 
 
 def validate_export_id(export_id: str) -> str:
@@ -102,22 +102,25 @@ class ThreadDispatcher:
 
 
 class SlackNotifier:
-    def __init__(self, secrets: SecretStore, secret_name: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Delivers Slack messages, retrying 429 (honouring Retry-After) and 5xx with backoff."""
+
+    def __init__(self, secrets: SecretStore, secret_name: str, retry: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._secrets = secrets
         self._secret_name = secret_name
+        self._retry = retry
         self._sleep = sleep
 
     def send(self, payload: Mapping[str, Any]) -> None:
-        """Deliver one message, retrying 429 (honouring Retry-After) and 5xx a few times."""
         url = self._secrets.webhook_url(self._secret_name)
-        for attempt in range(1, _SLACK_ATTEMPTS + 1):
+        for attempt in range(1, self._retry.attempts + 1):
             try:
                 slack.post_message(url, payload)
                 return
             except DeliveryError as exc:
-                if not exc.transient or attempt == _SLACK_ATTEMPTS:
+                if not exc.transient or attempt == self._retry.attempts:
                     raise
-                self._sleep(min(exc.retry_after if exc.retry_after is not None else 2.0**attempt, _SLACK_MAX_WAIT_SECONDS))
+                wait = exc.retry_after if exc.retry_after is not None else self._retry.delay(attempt)
+                self._sleep(min(wait, _SLACK_MAX_WAIT_SECONDS))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def build_jobs(settings: Settings) -> ExportJobs:
         heartbeat_seconds=settings.heartbeat_seconds,
         retry=RetryPolicy(settings.worker_attempts, settings.retry_base_ms / 1000, settings.retry_max_ms / 1000),
     )
-    notifier = SlackNotifier(secrets, settings.slack_secret_name)
+    notifier = SlackNotifier(secrets, settings.slack_secret_name, policy.retry)
     return ExportJobs(pipeline, links, notifier, coordinator, policy, dispatcher)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -97,7 +98,7 @@ class ExportStorage:
         try:
             self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra, Config=_UPLOAD_CONFIG)
             head = self._s3.head_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise StorageError(f"upload of the export file failed ({_describe(exc)})") from None
         return StoredFile(key=key, size_bytes=int(head["ContentLength"]), etag=str(head.get("ETag", "")).strip('"'))
 
@@ -216,6 +217,8 @@ def _json_bytes(body: dict[str, Any]) -> bytes:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return _error_code(exc) or "error"
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+        return _error_code(exc.__context__) or "error"
     return type(exc).__name__
 
 

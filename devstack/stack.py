@@ -44,6 +44,7 @@ class StackConfig:
     s3_port: int
     slack_port: int
     api_port: int
+    s3_fault_proxy_port: int | None = None  # when set, the API reaches S3 through a fault-injecting proxy
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -54,6 +55,7 @@ class StackConfig:
             s3_port=int(env.get("S3_PORT", "5000")),
             slack_port=int(env.get("SLACK_PORT", "9000")),
             api_port=int(env.get("API_PORT", "8000")),
+            s3_fault_proxy_port=int(env["S3_FAULT_PROXY_PORT"]) if env.get("S3_FAULT_PROXY_PORT") else None,
         )
 
     @property
@@ -154,15 +156,17 @@ def _start(config: StackConfig, name: str, command: list[str], port: int, env: d
     log(f"{name} started on 127.0.0.1:{port} (pid {process.pid})")
 
 
-def stop_process(config: StackConfig, name: str, timeout: float = 15.0) -> None:
+def stop_process(config: StackConfig, name: str, timeout: float = 15.0, *, kill: bool = False) -> None:
+    """Stop a stack process (SIGTERM; with ``kill``, SIGKILL at once, as a crash would)."""
     pid = _running_pid(config, name)
     if pid is None:
         _pid_file(config, name).unlink(missing_ok=True)
         return
+    first_signal = signal.SIGKILL if kill else signal.SIGTERM
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, first_signal)
     except (ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, first_signal)
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
         _reap(pid)
@@ -353,10 +357,20 @@ def start_slack(config: StackConfig) -> None:
     _start(config, "slack", command, config.slack_port)
 
 
+def start_fault_proxy(config: StackConfig) -> None:
+    if config.s3_fault_proxy_port is None:
+        return
+    command = [sys.executable, "-m", "devstack.fault_proxy", "--port", str(config.s3_fault_proxy_port), "--upstream-port", str(config.s3_port)]
+    _start(config, "s3proxy", command, config.s3_fault_proxy_port)
+
+
 def api_environment(config: StackConfig) -> dict[str, str]:
     tmp = config.directory / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    return {**config.aws_environment(), "EXPORT_TMP_DIR": str(tmp), "PYTHONUNBUFFERED": "1"}
+    environment = {**config.aws_environment(), "EXPORT_TMP_DIR": str(tmp), "PYTHONUNBUFFERED": "1"}
+    if config.s3_fault_proxy_port is not None:
+        environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{config.s3_fault_proxy_port}"
+    return environment
 
 
 def start_api(config: StackConfig) -> None:
@@ -379,12 +393,13 @@ def up(config: StackConfig) -> None:
     start_mariadb(config)
     start_slack(config)
     start_moto(config)
+    start_fault_proxy(config)
     start_api(config)
     log(f"stack is up: API {config.api_url}, S3 {config.s3_endpoint}, Slack {config.slack_url}, MariaDB 127.0.0.1:{config.db_port}")
 
 
 def down(config: StackConfig) -> None:
-    for name in ("api", "moto", "slack", "mariadb"):
+    for name in ("api", "s3proxy", "moto", "slack", "mariadb"):
         stop_process(config, name)
 
 
@@ -392,9 +407,9 @@ def status(config: StackConfig) -> dict[str, int | None]:
     return {name: _running_pid(config, name) for name in ("mariadb", "moto", "slack", "api")}
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, _decode(response.read())

@@ -22,6 +22,7 @@ def _test_config() -> stack.StackConfig:
         "S3_PORT": os.environ.get("TEST_S3_PORT", "15000"),
         "SLACK_PORT": os.environ.get("TEST_SLACK_PORT", "19000"),
         "API_PORT": os.environ.get("TEST_API_PORT", "18000"),
+        "S3_FAULT_PROXY_PORT": os.environ.get("TEST_S3_FAULT_PROXY_PORT", str(int(os.environ.get("TEST_S3_PORT", "15000")) + 1)),
     }
     return stack.StackConfig.from_environment(env)
 

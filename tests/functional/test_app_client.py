@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ from chalice.test import Client
 
 import app as export_app
 from chalicelib import runtime, settings
+from chalicelib.coordination import Claim, Coordinator, export_key, iso, utc_now
+from chalicelib.jobs import new_export_id
+from chalicelib.params import to_json_params
 from devstack import stack
 
 pytestmark = pytest.mark.stack
@@ -22,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 @pytest.fixture
 def client(aws_environment: stack.StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("EXPORT_TMP_DIR", str(tmp_path))
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for name, value in {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}.items():
+        monkeypatch.setenv(name, value)
     settings.get_settings.cache_clear()
     runtime.export_jobs.cache_clear()
     with Client(export_app.app, stage_name="local", project_dir=str(ROOT)) as test_client:
@@ -68,3 +75,73 @@ def test_errors_are_json_with_the_field(client: Client) -> None:
 def test_worker_for_an_unknown_export_reports_not_found(client: Client) -> None:
     with pytest.raises(Exception, match="does not exist"):
         client.lambda_.invoke("export_worker", {"export_id": "20990101-000000-0000000000"})
+
+
+class HeldDispatcher:
+    """A dispatcher that starts nothing, so the test decides when (and how often) the worker runs."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[str] = []
+
+    def dispatch(self, export_id: str) -> None:
+        self.dispatched.append(export_id)
+
+
+def slack_messages_for(config: stack.StackConfig, export_id: str) -> list[Any]:
+    _, messages = stack.http_json("GET", f"{config.slack_url}/messages")
+    return [message for message in messages if export_id in str(message)]
+
+
+def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
+    listing = stack.aws_client(config, "s3").list_objects_v2(Bucket=stack.BUCKET, Prefix="exports/")
+    return [item["Key"] for item in listing.get("Contents", []) if export_id in item["Key"]]
+
+
+def test_a_worker_invoked_twice_for_one_export_makes_one_file_and_one_message(client: Client, aws_environment: stack.StackConfig) -> None:
+    jobs = runtime.export_jobs()
+    jobs.dispatcher = HeldDispatcher()
+    submission = jobs.submit({"report": "customers", "params": {"since": "2025-02-01"}, "refresh": True})
+    export_id = submission.body["export_id"]
+    # As if a first invocation had crashed after starting: Lambda's async retry runs it again.
+    status = jobs.storage.get_status(export_id)
+    jobs.storage.put_status({**status, "status": "running", "attempts": 1})
+    first = client.lambda_.invoke("export_worker", {"export_id": export_id})
+    second = client.lambda_.invoke("export_worker", {"export_id": export_id})
+    assert first.payload == second.payload == {"export_id": export_id, "status": "succeeded"}
+    assert len(export_objects(aws_environment, export_id)) == 1
+    assert len(slack_messages_for(aws_environment, export_id)) == 1
+    assert jobs.public_status(export_id)["attempts"] == 2
+
+
+def test_a_claim_whose_worker_died_is_taken_over(client: Client) -> None:
+    jobs = runtime.export_jobs()
+    template = jobs.pipeline.load_template("customers")
+    params = to_json_params(jobs.pipeline.resolve(template, {"since": "2025-03-01"}))
+    key = export_key("customers", template.body, params, "xlsx")
+    long_ago = utc_now() - dt.timedelta(hours=2)
+    dead_id = new_export_id(long_ago)
+    jobs.storage.put_status({"export_id": dead_id, "report": "customers", "params": params, "status": "running", "created_at": iso(long_ago)})
+    stale = Coordinator(jobs.storage, stale_after_seconds=960, idempotency_ttl_seconds=3600, clock=lambda: long_ago)
+    assert isinstance(stale.claim(key, dead_id), Claim)  # a worker that then went silent for two hours
+
+    response = post(client, {"report": "customers", "params": {"since": "2025-03-01"}, "refresh": True})
+    assert response.status_code == 202
+    assert response.json_body["export_id"] != dead_id
+    lost = client.http.get(f"/exports/{dead_id}").json_body
+    assert lost["status"] == "failed" and lost["error"]["code"] == "worker_lost"
+    deadline = time.monotonic() + 30
+    while client.http.get(f"/exports/{response.json_body['export_id']}").json_body["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_a_live_claim_is_joined_not_duplicated(client: Client) -> None:
+    jobs = runtime.export_jobs()
+    jobs.dispatcher = HeldDispatcher()
+    body = {"report": "customers", "params": {"since": "2025-04-01"}, "refresh": True}
+    first = jobs.submit(body)
+    second = post(client, body)
+    assert second.status_code == 202
+    assert second.json_body == {**first.body, "deduplicated": True}
+    client.lambda_.invoke("export_worker", {"export_id": first.body["export_id"]})
+    assert client.http.get(f"/exports/{first.body['export_id']}").json_body["status"] == "succeeded"
