@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 from chalicelib import slack
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
-from chalicelib.export import ExportPipeline
+from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
 from chalicelib.links import LinkMaker
 from chalicelib.params import to_json_params
 from chalicelib.secrets import SecretStore
+from chalicelib.templates import ReportTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ PUBLIC_FIELDS = (
     "duration_seconds",
     "rows_per_second",
     "truncated_cells",
+    "sheets",
     "notified",
 )
 
@@ -105,9 +107,12 @@ class SlackNotifier:
         self._secret_name = secret_name
         self._sleep = sleep
 
-    def send(self, payload: Mapping[str, Any]) -> None:
-        """Deliver one message, retrying 429 (honouring Retry-After) and 5xx a few times."""
-        url = self._secrets.webhook_url(self._secret_name)
+    def send(self, payload: Mapping[str, Any], *, secret_name: str | None = None) -> None:
+        """Deliver one message, retrying 429 (honouring Retry-After) and 5xx a few times.
+
+        ``secret_name`` routes a report to another channel: the secret holds that channel's webhook.
+        """
+        url = self._secrets.webhook_url(secret_name or self._secret_name)
         for attempt in range(1, _SLACK_ATTEMPTS + 1):
             try:
                 slack.post_message(url, payload)
@@ -139,8 +144,11 @@ class ExportJobs:
     def describe_report(self, name: str) -> dict[str, Any]:
         return self.pipeline.load_template(name).describe()
 
-    def submit(self, body: Any) -> dict[str, Any]:
-        """Validate a POST /exports body, record the export as queued and dispatch the worker."""
+    def submit(self, body: Any, *, dispatch: bool = True) -> dict[str, Any]:
+        """Validate a POST /exports body, record the export as queued and dispatch the worker.
+
+        The command line passes ``dispatch=False`` and then calls ``run`` itself, in the foreground.
+        """
         if not isinstance(body, Mapping):
             raise BadRequestError("request body must be a JSON object", field="body")
         unknown = sorted(set(body) - _REQUEST_FIELDS)
@@ -162,9 +170,11 @@ class ExportJobs:
             "status": "queued",
             "requested_by": requested_by,
             "created_at": iso(now),
+            **_routing(template),
         }
         self.storage.put_status(status)
-        self.dispatcher.dispatch(status["export_id"])
+        if dispatch:
+            self.dispatcher.dispatch(status["export_id"])
         logger.info("export queued", extra={"export_id": status["export_id"], "report": template.name})
         return status
 
@@ -177,7 +187,7 @@ class ExportJobs:
         return view
 
     # the worker side ------------------------------------------------------------------------
-    def run(self, export_id: str) -> dict[str, Any]:
+    def run(self, export_id: str, *, progress: ProgressCallback | None = None, notify: bool = True) -> dict[str, Any]:
         """Run one queued export to its end; safe to call twice for the same export."""
         try:
             status = self.storage.get_status(validate_export_id(export_id))
@@ -190,24 +200,30 @@ class ExportJobs:
         status.update(status="running", started_at=iso(utc_now()))
         self.storage.put_status(status)
         try:
-            self._produce(status)
+            self._produce(status, progress)
         except ExportServiceError as exc:
             self._fail(status, exc.to_dict())
         except Exception:  # the worker must always leave a final status and tell someone
             logger.exception("export crashed", extra={"export_id": export_id})
             self._fail(status, {"code": "internal_error", "message": "the export failed unexpectedly; see the worker logs"})
-        self._notify(status)
+        if notify:
+            self._notify(status)
+        else:
+            status.update(notified=False, notify_skipped="not requested")
+            self.storage.put_status(status)
         return status
 
-    def _produce(self, status: dict[str, Any]) -> None:
+    def _produce(self, status: dict[str, Any], progress: ProgressCallback | None) -> None:
         template = self.pipeline.load_template(str(status["report"]))
+        status.update(_routing(template))
         created_at = dt.datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
-        result = self.pipeline.export(str(status["export_id"]), template, values, created_at)
+        result = self.pipeline.export(str(status["export_id"]), template, values, created_at, progress=progress)
         rate = result.row_count / result.total_seconds if result.total_seconds > 0 else 0.0
         status.update(
             status="succeeded",
             title=template.title,
+            sheets=[{"name": sheet.name, "row_count": sheet.row_count} for sheet in result.sheets],
             row_count=result.row_count,
             size_bytes=result.stored.size_bytes,
             s3_key=result.stored.key,
@@ -220,6 +236,8 @@ class ExportJobs:
             finished_at=iso(utc_now()),
             error=None,
         )
+        if _skips_notification(template, result):
+            status["notify_skipped"] = "no rows (the report says on_empty: skip)"
         self.storage.put_status(status)
         logger.info("export succeeded", extra={"export_id": status["export_id"], "rows": result.row_count})
 
@@ -229,15 +247,29 @@ class ExportJobs:
         logger.warning("export failed", extra={"export_id": status["export_id"], "error_code": error.get("code")})
 
     def _notify(self, status: dict[str, Any]) -> None:
+        if status.get("notify_skipped"):
+            status["notified"] = False
+            self.storage.put_status(status)
+            return
         if status["status"] == "succeeded":
             link = self.links.link_for(str(status["s3_key"]))
             payload = slack.success_message(status, download_url=link.url, expires_at=iso(link.expires_at))
         else:
             payload = slack.failure_message(status)
         try:
-            self.notifier.send(payload)
+            self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
             status.update(notified=True, notify_error=None)
         except ExportServiceError as exc:
             status.update(notified=False, notify_error=exc.message)
             logger.warning("slack notification failed", extra={"export_id": status["export_id"], "error_code": exc.code})
         self.storage.put_status(status)
+
+
+def _routing(template: ReportTemplate) -> dict[str, Any]:
+    """Where the report's Slack message goes: a secret naming another webhook, if the header sets one."""
+    secret = template.options.slack_channel_secret
+    return {"slack_channel_secret": secret} if secret else {}
+
+
+def _skips_notification(template: ReportTemplate, result: ExportResult) -> bool:
+    return result.row_count == 0 and template.options.on_empty == "skip"

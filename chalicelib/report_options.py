@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.workbook import ColumnFormat, SheetLayout
-
 ON_EMPTY_CHOICES = ("send", "skip", "fail")
 OPTION_KEYS = ("columns", "freeze", "autofilter", "title_row", "on_empty", "cache_ttl", "slack_channel_secret")
 _CELL = re.compile(r"^([A-Z]{1,3})([1-9][0-9]{0,6})$")
@@ -35,6 +33,15 @@ class OptionError(ValueError):
 
 
 @dataclass(frozen=True)
+class ColumnFormat:
+    """A report author's presentation of one result column (by name), over the type's defaults."""
+
+    number_format: str | None = None
+    width: float | None = None
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
 class ReportOptions:
     columns: Mapping[str, ColumnFormat] = field(default_factory=dict)
     freeze: bool | str = True  # True: the rows above the data; False: nothing; "C3": Excel's own cell semantics
@@ -44,20 +51,11 @@ class ReportOptions:
     cache_ttl: int | None = None  # seconds an identical export may be reused (read by the cache)
     slack_channel_secret: str | None = None  # a secret holding another webhook URL, for another channel
 
-    def layout(self, title_text: str) -> SheetLayout:
-        """The sheet layout, given the text a ``title_row: true`` option shows."""
-        title: str | None = None
+    def title_text(self, default: str) -> str | None:
+        """The title row's text, given the text ``title_row: true`` stands for; None without a title row."""
         if isinstance(self.title_row, str):
-            title = self.title_row
-        elif self.title_row:
-            title = title_text
-        return SheetLayout(
-            freeze_header=self.freeze is not False,
-            freeze_cell=self.freeze if isinstance(self.freeze, str) else None,
-            autofilter=self.autofilter,
-            title=title,
-            columns=self.columns,
-        )
+            return self.title_row
+        return default if self.title_row else None
 
 
 def parse_options(header: Mapping[str, Any]) -> ReportOptions:

@@ -23,6 +23,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from chalicelib.database import Column
+from chalicelib.report_options import ColumnFormat
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_STRING = 32_767
@@ -156,15 +157,6 @@ def _column_width(column: Column, longest_value: int) -> float:
     if column.type_code in _DATE_TYPES:
         return 12
     return float(min(max(len(column.name) + 4, longest_value + 2, 8), _MAX_WIDTH))
-
-
-@dataclass(frozen=True)
-class ColumnFormat:
-    """A report author's presentation of one result column (by name), over the type's defaults."""
-
-    number_format: str | None = None
-    width: float | None = None
-    hidden: bool = False
 
 
 @dataclass(frozen=True)
