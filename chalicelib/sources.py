@@ -10,7 +10,6 @@ from typing import Protocol
 
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.storage import ExportStorage
-from chalicelib.templates import REPORT_NAME
 
 
 class TemplateSource(Protocol):
@@ -48,8 +47,8 @@ class FolderTemplateSource:
     def names(self) -> list[str]:
         if not self.folder.is_dir():
             raise StorageError(f"template folder {self._shown_as!r} does not exist", code="template_source")
-        # Only files the service could load: the name becomes an S3 key and an API path segment.
-        return sorted(path.stem for path in self.folder.glob("*.sql") if REPORT_NAME.match(path.stem))
+        # Every .sql file, even one whose name the service would refuse, so that a check can say so.
+        return sorted(path.stem for path in self.folder.glob("*.sql"))
 
     def read(self, name: str) -> str:
         path = self.folder / f"{name}.sql"
