@@ -51,6 +51,8 @@ class FolderTemplateSource:
         return sorted(path.stem for path in self.folder.glob("*.sql"))
 
     def read(self, name: str) -> str:
+        if Path(name).name != name or name.startswith("."):
+            raise NotFoundError(f"report {name!r} does not exist in {self._shown_as}", field="report", code="unknown_report")
         path = self.folder / f"{name}.sql"
         try:
             return path.read_text(encoding="utf-8")
