@@ -58,6 +58,8 @@ class ProgressDisplay:
         self._width = len(text)
 
     def finish(self) -> None:
-        if self._live and self._width:
+        """Draw the final count (the last redraw may be up to 0.2 s old) and end the line."""
+        if self._live and self._sheets:
+            self._draw(self._sheets[-1][0])
             self._stream.write("\n")
             self._stream.flush()

@@ -117,7 +117,7 @@ def check_reports(cli: CliContext, names: tuple[str, ...], source: str | None, d
         warnings += sum(problem.severity == "warning" for problem in result.problems)
         if result.ok:
             sheets = len(result.template.sheets) if result.template else 0
-            click.echo(f"ok      {result.file}" + (f" ({sheets} queries EXPLAINed)" if db and sheets else ""))
+            click.echo(f"ok      {result.file}" + (f" (EXPLAIN ok: {sheets} {'query' if sheets == 1 else 'queries'})" if db and sheets else ""))
     click.echo(f"checked {len(results)} templates: {len(results) - errors} ok, {errors} with errors, {warnings} warnings")
     if errors:
         raise click.exceptions.Exit(1)
