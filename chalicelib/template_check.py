@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.errors import ExportServiceError, TemplateError
 from chalicelib.params import ParameterSpec, resolve_parameters
-from chalicelib.templates import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, parse_template, render_sheets
+from chalicelib.templates import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, parse_template, render_sheets, without_header
 
 EXCEL_SHEET_NAME_LIMIT = 31
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -123,7 +123,7 @@ def _sheet_name_problem(name: str, seen: set[str]) -> str | None:
 
 def _column_formats(template: ReportTemplate, file: str) -> list[Problem]:
     # Without a database the result columns are unknown; a name that appears nowhere in the SQL is a likely typo.
-    sql = "\n".join(sheet.source for sheet in template.sheets)
+    sql = without_header(template.body)
     return [
         Problem(file, _line_of_text(template.body, name), f"column format for '{name}': no query mentions a column of that name", "warning")
         for name in template.options.columns

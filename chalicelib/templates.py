@@ -207,6 +207,12 @@ def _line_of(needle: str, source: str, *, after: int = 0) -> int:
     return 1 if after == 0 else 0
 
 
+def without_header(source: str) -> str:
+    """The SQL part of a template's text: the header comment replaced by as many blank lines."""
+    match = _HEADER.match(source)
+    return source if match is None else "\n" * match.group(0).count("\n") + source[match.end() :]
+
+
 def declaration_line(source: str, param: str) -> int:
     """The header line declaring a parameter (searched below ``params:`` so a ``title:`` param is found)."""
     return _line_of(f"{param}:", source, after=_line_of("params:", source)) or 1
