@@ -19,8 +19,9 @@ import click
 
 from chalicelib.cli.context import CliContext, fails_cleanly, params_option, parse_param_options, source_option
 from chalicelib.cli.progress import ProgressDisplay, elapsed_text
-from chalicelib.export import WrittenFile
+from chalicelib.export import ExportPipeline, WrittenFile
 from chalicelib.slack import human_size
+from chalicelib.templates import ReportTemplate
 
 
 @click.command("export")
@@ -77,7 +78,7 @@ def _user() -> str:
         return "unknown"
 
 
-def _export_locally(pipeline: Any, template: Any, supplied: dict[str, Any], out: str | None, display: ProgressDisplay) -> None:
+def _export_locally(pipeline: ExportPipeline, template: ReportTemplate, supplied: dict[str, Any], out: str | None, display: ProgressDisplay) -> None:
     created_at = dt.datetime.now(dt.UTC)
     values = pipeline.resolve(template, supplied, now=created_at)
     path = Path(out) if out else Path(pipeline.file_name(template, values, created_at))
