@@ -4,12 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up down status seed publish lint typecheck unit e2e clean
+.PHONY: demo test up down status seed publish lint typecheck unit e2e clean check-reports
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q "pip<26.3"  # chalice 1.34 drives pip and requires an older one
 	@$(PY) -m pip install -q -r requirements-dev.txt
+	@$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -39,6 +40,7 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/excel-export reports check
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -49,3 +51,6 @@ e2e: $(STAMP)
 
 clean: down
 	rm -rf .stack
+
+check-reports: $(STAMP)
+	$(VENV)/bin/excel-export reports check

@@ -119,3 +119,31 @@ def _wrap(exc: pymysql.err.MySQLError, context: str) -> DatabaseError:
     error = QueryError(f"{context}: MySQL error {code}: {detail}")
     error.transient = code in _TRANSIENT_QUERY_CODES
     return error
+
+
+def explain_queries(credentials: DatabaseCredentials, queries: list[RenderedQuery], *, timeout_seconds: int) -> list[str | None]:
+    """EXPLAIN each query in one read-only session: the server resolves tables and columns without
+    running it. Returns, per query, None or the server's full message (this is the author's own SQL,
+    so the quoted fragment after "near" helps and is kept)."""
+    connection = connect(credentials)
+    try:
+        try:
+            prepare_read_only_session(connection, timeout_seconds)
+        except pymysql.err.MySQLError as exc:
+            raise _wrap(exc, "could not prepare the session") from None
+        return [_explain(connection, query) for query in queries]
+    finally:
+        with suppress(pymysql.err.MySQLError):
+            connection.close()
+
+
+def _explain(connection: pymysql.connections.Connection[Any], query: RenderedQuery) -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {query.sql}", query.args)
+            cursor.fetchall()
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else "?"
+        detail = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
+        return f"MySQL error {code}: {detail}"
+    return None

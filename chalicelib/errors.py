@@ -58,6 +58,7 @@ class TemplateError(ExportServiceError):
     def __init__(self, message: str, *, source: str = "", line: int | None = None) -> None:
         location = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
         super().__init__(f"{location}{message}")
+        self.detail = message  # the message without its file:line prefix, for tools that place it themselves
         self.source = source
         self.line = line
 
@@ -73,6 +74,13 @@ class DatabaseUnavailableError(DatabaseError):
 
 class QueryError(DatabaseError):
     code = "query_failed"
+
+
+class EmptyResultError(ExportServiceError):
+    """The query returned no rows and the report says ``on_empty: fail``."""
+
+    status_code = 422
+    code = "empty_result"
 
 
 class StorageError(ExportServiceError):

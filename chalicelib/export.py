@@ -2,6 +2,8 @@
 
 One pipeline serves the Lambda worker, the local background thread and the command line; each
 step is a small method so callers can reuse a part (``check`` a template, ``render`` a query).
+A template with several ``-- sheet:`` queries runs them one after another, each streamed into its
+own sheet of the same file.
 """
 
 from __future__ import annotations
@@ -11,21 +13,38 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.database import open_query
-from chalicelib.params import resolve_parameters
+from chalicelib.errors import EmptyResultError
+from chalicelib.params import resolve_parameters, to_json_params
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings
+from chalicelib.sources import S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage, StoredFile
-from chalicelib.templates import RenderedQuery, ReportTemplate, parse_template, validate_report_name
-from chalicelib.workbook import WorkbookSummary, write_workbook
+from chalicelib.templates import RenderedQuery, RenderedSheet, ReportTemplate, parse_template, render_sheets, validate_report_name
+from chalicelib.workbook import SheetLayout, SheetSource, SheetSummary, WorkbookWriter
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+_PROGRESS_EVERY_ROWS = 1000
+
+# Told (sheet name, rows written to it so far) while rows stream; the command line draws progress with it.
+ProgressCallback = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    sheets: Sequence[SheetSummary]
+    truncated_cells: int
+    query_seconds: float
+
+    @property
+    def row_count(self) -> int:
+        return sum(sheet.row_count for sheet in self.sheets)
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,7 @@ class ExportResult:
     file_name: str
     query_seconds: float
     total_seconds: float
+    sheets: Sequence[SheetSummary] = ()
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
@@ -46,16 +66,41 @@ def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datet
     return f"{name[:150]}.{extension}"
 
 
+def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
+    shown = [f"{name}: {value}" for name, value in to_json_params(values).items() if value is not None]
+    return f"{template.title} ({', '.join(shown)})" if shown else template.title
+
+
+def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
+    options = template.options
+    return SheetLayout(
+        freeze_header=options.freeze is not False,
+        freeze_cell=options.freeze if isinstance(options.freeze, str) else None,
+        autofilter=options.autofilter,
+        title=options.title_text(title_row_text(template, values)),
+        columns=options.columns,
+    )
+
+
+def _reporting(rows: Iterable[Sequence[Any]], sheet: str, progress: ProgressCallback) -> Iterator[Sequence[Any]]:
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        yield row
+        if count % _PROGRESS_EVERY_ROWS == 0:
+            progress(sheet, count)
+    progress(sheet, count)
+
+
 class ExportPipeline:
-    def __init__(self, settings: Settings, storage: ExportStorage, secrets: SecretStore) -> None:
+    def __init__(self, settings: Settings, storage: ExportStorage, secrets: SecretStore, templates: TemplateSource | None = None) -> None:
         self.settings = settings
         self.storage = storage
         self.secrets = secrets
+        self.templates: TemplateSource = templates or S3TemplateSource(storage)
 
     def load_template(self, name: str) -> ReportTemplate:
         validate_report_name(name)
-        stored = self.storage.read_template(name)
-        return parse_template(name, stored.source)
+        return parse_template(name, self.templates.read(name))
 
     def report_zone(self, template: ReportTemplate) -> ZoneInfo:
         return ZoneInfo(template.timezone) if template.timezone else self.settings.zone
@@ -69,32 +114,55 @@ class ExportPipeline:
     def render(self, template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQuery:
         return template.render(values)
 
-    def write_file(self, template: ReportTemplate, query: RenderedQuery, path: str) -> tuple[WorkbookSummary, float]:
-        """Stream the query's rows into an .xlsx at ``path``; return the summary and query time."""
-        credentials = self.secrets.database_credentials(self.settings.db_secret_name)
-        started = time.monotonic()
-        with open_query(
-            credentials, query, timeout_seconds=self.settings.statement_timeout_seconds, batch_rows=self.settings.fetch_batch_rows
-        ) as result:
-            query_seconds = time.monotonic() - started
-            summary = write_workbook(path, template.title, result.columns, result.rows, tmp_dir=os.path.dirname(path))
-        return summary, query_seconds
+    def render_sheets(self, template: ReportTemplate, values: Mapping[str, Any]) -> list[RenderedSheet]:
+        return render_sheets(template, values)
 
-    def export(self, export_id: str, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime) -> ExportResult:
+    def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime) -> str:
+        return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)))
+
+    def write_file(self, template: ReportTemplate, values: Mapping[str, Any], path: str, *, progress: ProgressCallback | None = None) -> WrittenFile:
+        """Stream each sheet's rows into an .xlsx at ``path``, one query after another."""
+        sheets = self.render_sheets(template, values)  # every query renders before the database is touched
+        layout = sheet_layout(template, values)
+        credentials = self.secrets.database_credentials(self.settings.db_secret_name)
+        query_seconds = 0.0
+        with WorkbookWriter(path, tmp_dir=os.path.dirname(path)) as writer:
+            for sheet in sheets:
+                started = time.monotonic()
+                with open_query(
+                    credentials, sheet.query, timeout_seconds=self.settings.statement_timeout_seconds, batch_rows=self.settings.fetch_batch_rows
+                ) as result:
+                    query_seconds += time.monotonic() - started
+                    rows = result.rows if progress is None else _reporting(result.rows, sheet.name, progress)
+                    writer.add_sheet(SheetSource(name=sheet.name, columns=result.columns, rows=rows, layout=layout))
+        written = WrittenFile(sheets=tuple(writer.sheets), truncated_cells=writer.truncated_cells, query_seconds=query_seconds)
+        if written.row_count == 0 and template.options.on_empty == "fail":
+            raise EmptyResultError("the query returned no rows (the report says on_empty: fail)")
+        return written
+
+    def export(
+        self,
+        export_id: str,
+        template: ReportTemplate,
+        values: Mapping[str, Any],
+        created_at: dt.datetime,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ExportResult:
         started = time.monotonic()
-        query = self.render(template, values)
         local_created = created_at.astimezone(self.report_zone(template))
         file_name = export_file_name(template.title, values, local_created)
         key = f"{self.settings.exports_prefix}{created_at:%Y/%m/%d}/{export_id}/{template.name}.xlsx"
         with tempfile.TemporaryDirectory(prefix="export-", dir=self.settings.tmp_dir) as work_dir:
             path = os.path.join(work_dir, "export.xlsx")
-            summary, query_seconds = self.write_file(template, query, path)
+            written = self.write_file(template, values, path, progress=progress)
             stored = self.storage.upload_export(path, key, file_name=file_name, content_type=XLSX_CONTENT_TYPE)
         return ExportResult(
-            row_count=summary.row_count,
-            truncated_cells=summary.truncated_cells,
+            row_count=written.row_count,
+            truncated_cells=written.truncated_cells,
             stored=stored,
             file_name=file_name,
-            query_seconds=query_seconds,
+            query_seconds=written.query_seconds,
             total_seconds=time.monotonic() - started,
+            sheets=written.sheets,
         )

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from chalicelib import slack
 from chalicelib.coordination import Claim, Coordinator, Heartbeat, export_key, iso, parse_iso, utc_now
 from chalicelib.errors import BadRequestError, ConflictError, DeliveryError, ExportServiceError, NotFoundError
-from chalicelib.export import ExportPipeline
+from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
 from chalicelib.links import LinkMaker
 from chalicelib.params import to_json_params
 from chalicelib.retry import RetryPolicy, run_with_retries
@@ -59,9 +59,11 @@ PUBLIC_FIELDS = (
     "duration_seconds",
     "rows_per_second",
     "truncated_cells",
+    "sheets",
     "attempts",
     "notified",
     "notify_error",
+    "notify_skipped",
 )
 
 
@@ -110,8 +112,9 @@ class SlackNotifier:
         self._retry = retry
         self._sleep = sleep
 
-    def send(self, payload: Mapping[str, Any]) -> None:
-        url = self._secrets.webhook_url(self._secret_name)
+    def send(self, payload: Mapping[str, Any], *, secret_name: str | None = None) -> None:
+        """``secret_name`` routes a report to another channel: the secret holds that channel's webhook."""
+        url = self._secrets.webhook_url(secret_name or self._secret_name)
         for attempt in range(1, self._retry.attempts + 1):
             try:
                 slack.post_message(url, payload)
@@ -173,8 +176,11 @@ class ExportJobs:
     def describe_report(self, name: str) -> dict[str, Any]:
         return self.pipeline.load_template(name).describe()
 
-    def submit(self, body: Any, *, idempotency_key: str | None = None) -> Submission:
-        """Answer POST /exports: the first answer for a repeated idempotency key, else a new one."""
+    def submit(self, body: Any, *, idempotency_key: str | None = None, dispatch: bool = True) -> Submission:
+        """Answer POST /exports: the first answer for a repeated idempotency key, else a new one.
+
+        The command line passes ``dispatch=False`` and then calls ``run`` itself, in the foreground.
+        """
         if not isinstance(body, Mapping):
             raise BadRequestError("request body must be a JSON object", field="body")
         unknown = sorted(set(body) - _REQUEST_FIELDS)
@@ -182,10 +188,10 @@ class ExportJobs:
             raise BadRequestError(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
         idempotency_key = _idempotency_key(idempotency_key, body.get("idempotency_key"))
         if idempotency_key is None:
-            return self._submit(body)
-        return self._submit_once(body, idempotency_key)
+            return self._submit(body, dispatch)
+        return self._submit_once(body, idempotency_key, dispatch)
 
-    def _submit_once(self, body: Mapping[str, Any], idempotency_key: str) -> Submission:
+    def _submit_once(self, body: Mapping[str, Any], idempotency_key: str, dispatch: bool) -> Submission:
         for _ in range(3):
             record = self.coordinator.find_response(idempotency_key)
             if record is not None and record.state == "done":
@@ -197,14 +203,14 @@ class ExportJobs:
         else:
             raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
         try:
-            submission = self._submit(body)
+            submission = self._submit(body, dispatch)
         except BaseException:
             self.coordinator.forget(idempotency_key)  # a rejected request may be corrected and sent again
             raise
         self.coordinator.store_response(idempotency_key, submission.status_code, submission.body)
         return submission
 
-    def _submit(self, body: Mapping[str, Any]) -> Submission:
+    def _submit(self, body: Mapping[str, Any], dispatch: bool) -> Submission:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
@@ -238,10 +244,12 @@ class ExportJobs:
             "requested_by": requested_by,
             "created_at": iso(now),
             "attempts": 0,
+            **_routing(template),
         }
         self.storage.put_status(status)
         self.coordinator.index(template.name, export_id)
-        self._dispatch(status)
+        if dispatch:
+            self._dispatch(status)
         logger.info("export queued", extra={"export_id": export_id, "report": template.name})
         return Submission(202, _accepted(export_id, "queued"))
 
@@ -254,8 +262,8 @@ class ExportJobs:
             raise ExportServiceError("the export worker could not be started; retry later", code="dispatch_failed") from exc
 
     def _cache_ttl(self, template: ReportTemplate) -> int:
-        value = template.options.get("cache_ttl")
-        return parse_duration(value) if value is not None else self.policy.cache_ttl_seconds
+        ttl = template.options.cache_ttl
+        return ttl if ttl is not None else self.policy.cache_ttl_seconds
 
     def _cached(self, key: str, ttl_seconds: int) -> dict[str, Any] | None:
         export_id = self.coordinator.cached_export_id(key, ttl_seconds)
@@ -315,7 +323,7 @@ class ExportJobs:
         return entries
 
     # the worker side ------------------------------------------------------------------------
-    def run(self, export_id: str) -> dict[str, Any]:
+    def run(self, export_id: str, *, progress: ProgressCallback | None = None, notify: bool = True) -> dict[str, Any]:
         """Run one queued export to its end; safe to call twice for the same export."""
         try:
             status = self.storage.get_status(validate_export_id(export_id))
@@ -330,7 +338,7 @@ class ExportJobs:
         self.storage.put_status(status)
         with Heartbeat(self.coordinator, key, export_id, self.policy.heartbeat_seconds):
             try:
-                run_with_retries(lambda attempt: self._attempt(status, attempt), self.policy.retry)
+                run_with_retries(lambda attempt: self._attempt(status, attempt, progress), self.policy.retry)
             except ExportServiceError as exc:
                 self._fail(status, {**exc.to_dict(), "attempts": status.get("attempts")})
             except Exception:  # the worker must always leave a final status and tell someone
@@ -339,24 +347,30 @@ class ExportJobs:
         if status["status"] == "succeeded":
             self.coordinator.remember_success(key, export_id, str(status["finished_at"]))
         self.coordinator.release(key, export_id)
-        self._notify(status)
+        if notify:
+            self._notify(status)
+        else:
+            status.update(notified=False, notify_skipped="not requested")
+            self.storage.put_status(status)
         return status
 
-    def _attempt(self, status: dict[str, Any], attempt: int) -> None:
+    def _attempt(self, status: dict[str, Any], attempt: int, progress: ProgressCallback | None) -> None:
         status["attempts"] = int(status.get("attempts") or 0) + 1
         if attempt > 1:
             self.storage.put_status(status)
-        self._produce(status)
+        self._produce(status, progress)
 
-    def _produce(self, status: dict[str, Any]) -> None:
+    def _produce(self, status: dict[str, Any], progress: ProgressCallback | None) -> None:
         template = self.pipeline.load_template(str(status["report"]))
+        status.update(_routing(template))
         created_at = parse_iso(str(status["created_at"]))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
-        result = self.pipeline.export(str(status["export_id"]), template, values, created_at)
+        result = self.pipeline.export(str(status["export_id"]), template, values, created_at, progress=progress)
         rate = result.row_count / result.total_seconds if result.total_seconds > 0 else 0.0
         status.update(
             status="succeeded",
             title=template.title,
+            sheets=[{"name": sheet.name, "row_count": sheet.row_count} for sheet in result.sheets],
             row_count=result.row_count,
             size_bytes=result.stored.size_bytes,
             s3_key=result.stored.key,
@@ -369,6 +383,8 @@ class ExportJobs:
             finished_at=iso(utc_now()),
             error=None,
         )
+        if _skips_notification(template, result):
+            status["notify_skipped"] = "no rows (the report says on_empty: skip)"
         self.storage.put_status(status)
         logger.info("export succeeded", extra={"export_id": status["export_id"], "rows": result.row_count})
 
@@ -378,13 +394,17 @@ class ExportJobs:
         logger.warning("export failed", extra={"export_id": status["export_id"], "error_code": error.get("code")})
 
     def _notify(self, status: dict[str, Any]) -> None:
+        if status.get("notify_skipped"):
+            status["notified"] = False
+            self.storage.put_status(status)
+            return
         if status["status"] == "succeeded":
             link = self.links.link_for(str(status["s3_key"]))
             payload = slack.success_message(status, download_url=link.url, expires_at=iso(link.expires_at))
         else:
             payload = slack.failure_message(status)
         try:
-            self.notifier.send(payload)
+            self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
             status.update(notified=True, notify_error=None)
         except ExportServiceError as exc:
             status.update(notified=False, notify_error=exc.message)
@@ -405,20 +425,6 @@ _HISTORY_FIELDS = (
     "finished_at",
     "notified",
 )
-_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> int:
-    """Seconds from 3600, "90s", "30m", "1h" or "1d" (template header values such as cache_ttl)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration must be a number of seconds or a string such as 30m")
-    if isinstance(value, int) and value >= 0:
-        return value
-    match = _DURATION.match(str(value).strip().lower())
-    if match is None:
-        raise ValueError(f"invalid duration {value!r}: use seconds or a string such as 30m, 1h, 1d")
-    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def history_query(query: Mapping[str, str]) -> tuple[str | None, int]:
@@ -458,3 +464,13 @@ def _idempotency_key(header: str | None, field: Any) -> str | None:
         name = "Idempotency-Key" if header is not None else "idempotency_key"
         raise BadRequestError("an idempotency key is 1-200 visible ASCII characters", field=name, code="invalid_idempotency_key")
     return value
+
+
+def _routing(template: ReportTemplate) -> dict[str, Any]:
+    """Where the report's Slack message goes: a secret naming another webhook, if the header sets one."""
+    secret = template.options.slack_channel_secret
+    return {"slack_channel_secret": secret} if secret else {}
+
+
+def _skips_notification(template: ReportTemplate, result: ExportResult) -> bool:
+    return result.row_count == 0 and template.options.on_empty == "skip"

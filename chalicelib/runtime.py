@@ -16,6 +16,7 @@ from chalicelib.links import LinkMaker
 from chalicelib.retry import RetryPolicy
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings, get_settings
+from chalicelib.sources import TemplateSource
 from chalicelib.storage import ExportStorage
 
 
@@ -30,10 +31,15 @@ def build_storage(settings: Settings) -> ExportStorage:
     )
 
 
-def build_jobs(settings: Settings) -> ExportJobs:
+def build_secrets() -> SecretStore:
+    return SecretStore(aws.client("secretsmanager"))
+
+
+def build_jobs(settings: Settings, *, templates: TemplateSource | None = None) -> ExportJobs:
+    """The service; ``templates`` replaces the S3 templates prefix (the command line's ``--source``)."""
     storage = build_storage(settings)
-    secrets = SecretStore(aws.client("secretsmanager"))
-    pipeline = ExportPipeline(settings, storage, secrets)
+    secrets = build_secrets()
+    pipeline = ExportPipeline(settings, storage, secrets, templates)
     links = LinkMaker(storage, expiry_seconds=settings.link_expiry_seconds, cloudfront_domain=settings.cloudfront_domain)
     dispatcher: Dispatcher | None = None
     if settings.dispatch_mode == "lambda":

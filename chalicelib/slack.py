@@ -46,18 +46,30 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+def rows_text(status: Mapping[str, Any]) -> str:
+    """``1,234``, or with several sheets ``1,234 (Summary: 30, Orders: 1,204)``."""
+    rows = int(status.get("row_count") or 0)
+    sheets = status.get("sheets") or []
+    if len(sheets) < 2:
+        return f"{rows:,}"
+    parts = ", ".join(f"{escape(str(sheet.get('name')))}: {int(sheet.get('row_count') or 0):,}" for sheet in sheets)
+    return f"{rows:,} ({parts})"
+
+
 def success_message(status: Mapping[str, Any], *, download_url: str, expires_at: str) -> dict[str, Any]:
     title = escape(str(status.get("title") or status["report"]))
     params = escape(format_params(status.get("params") or {}))
     rows = int(status.get("row_count") or 0)
     facts = (
         f"*Parameters:* {params}\n"
-        f"*Rows:* {rows:,}   *Size:* {human_size(int(status.get('size_bytes') or 0))}"
+        f"*Rows:* {rows_text(status)}   *Size:* {human_size(int(status.get('size_bytes') or 0))}"
         f"   *Took:* {float(status.get('duration_seconds') or 0):.1f} s"
     )
+    if rows == 0:
+        facts += "\nThe query returned *0 rows* for these parameters: the file holds only the column headers."
     file_name = escape(str(status.get("file_name") or "the file"))
     return {
-        "text": _clip(f"Export ready: {title} ({rows:,} rows)"),
+        "text": _clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'})"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(facts)}},

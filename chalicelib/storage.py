@@ -102,6 +102,12 @@ class ExportStorage:
             raise StorageError(f"upload of the export file failed ({_describe(exc)})") from None
         return StoredFile(key=key, size_bytes=int(head["ContentLength"]), etag=str(head.get("ETag", "")).strip('"'))
 
+    def download_export(self, key: str, path: str) -> None:
+        try:
+            self._s3.download_file(self.bucket, key, path)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"download of the export file failed ({_describe(exc)})") from None
+
     def export_exists(self, key: str) -> bool:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=key)

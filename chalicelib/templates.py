@@ -1,7 +1,8 @@
 """Report templates: the YAML header and Jinja2 SQL body, rendered with bound parameters only.
 
 A template is ``<name>.sql``: a Jinja comment ``{#--- ... ---#}`` holding a YAML header (title,
-description, params...), then the SQL. Rendering never pastes a value into SQL text: every
+description, params, layout options...), then the SQL: one query, or several, each after a marker
+line ``-- sheet: <Sheet name>`` and written to its own sheet, all sharing the parameters. Rendering never pastes a value into SQL text: every
 ``{{ expression }}`` becomes a driver placeholder (``%s``, or ``%s, %s, ...`` for a list) and its
 value goes to the bound-argument list. Rendering runs in Jinja2's sandbox with no loader, so a
 template can neither reach Python internals nor include other files. Pure logic, no I/O.
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes, pass_context
@@ -24,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from chalicelib.errors import BadRequestError, TemplateError
 from chalicelib.params import DeclarationError, ParameterSpec, parse_declaration, to_json_params
+from chalicelib.report_options import OPTION_KEYS, OptionError, ReportOptions, parse_options
 
 REPORT_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 _HEADER = re.compile(r"\A\{#---[ \t]*\n(?P<yaml>.*?)\n---#\}", re.DOTALL)
@@ -31,7 +34,9 @@ _PLACEHOLDER_MARK = "\x00bind\x00"
 # Filters that exist to emit text unescaped; with bound rendering they would be harmless
 # (their output is bound too), but they signal a misunderstanding, so templates may not use them.
 _FORBIDDEN_FILTERS = ("safe", "raw", "forceescape")
-_HEADER_KEYS = {"title", "description", "params", "timezone"}
+_HEADER_KEYS = ("title", "description", "params", "timezone", *OPTION_KEYS)
+_SHEET_MARKER = re.compile(r"^[ \t]*--[ \t]*sheet:(?P<name>.*)$", re.MULTILINE | re.IGNORECASE)
+_SQL_LINE_COMMENT = re.compile(r"--[^\n]*")
 
 
 def validate_report_name(name: str, field_name: str = "report") -> str:
@@ -47,14 +52,40 @@ class RenderedQuery:
 
 
 @dataclass(frozen=True)
+class SheetQuery:
+    """One query of a template and the sheet it fills; ``source`` keeps the file's line numbers."""
+
+    name: str
+    line: int  # the line of its ``-- sheet:`` marker (1 for a template without markers)
+    source: str  # Jinja source, preceded by blank lines so Jinja's line numbers are the file's
+    variables: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RenderedSheet:
+    name: str
+    query: RenderedQuery
+
+
+@dataclass(frozen=True)
 class ReportTemplate:
     name: str
     title: str
     description: str
     params: Mapping[str, ParameterSpec]
-    body: str  # the whole Jinja source, header included, so line numbers match the file
+    body: str  # the whole file, header included
     timezone: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: ReportOptions = field(default_factory=ReportOptions)
+    sheets: tuple[SheetQuery, ...] = ()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.sql"
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Every variable the queries read (declared ones, as undeclared ones are refused)."""
+        return frozenset().union(*(sheet.variables for sheet in self.sheets))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -62,6 +93,7 @@ class ReportTemplate:
             "title": self.title,
             "description": self.description,
             "params": [spec.describe() for spec in self.params.values()],
+            "sheets": [sheet.name for sheet in self.sheets],
         }
 
     def render(self, values: Mapping[str, Any]) -> RenderedQuery:
@@ -77,18 +109,66 @@ def parse_template(name: str, source: str) -> ReportTemplate:
     if match is None:
         raise TemplateError("template must start with a {#--- YAML header ---#} comment", source=filename, line=1)
     header = _load_header(match.group("yaml"), filename)
+    unknown = [key for key in header if key not in _HEADER_KEYS]
+    if unknown:
+        known = ", ".join(_HEADER_KEYS)
+        raise TemplateError(f"unknown header key {unknown[0]!r}; known keys: {known}", source=filename, line=_line_of(f"{unknown[0]}:", source))
     params = _parse_params(header.get("params"), filename, source)
+    title = str(header.get("title") or name)
+    sheets = _split_sheets(source, match.end(), title, filename)
     template = ReportTemplate(
         name=name,
-        title=str(header.get("title") or name),
+        title=title,
         description=str(header.get("description") or ""),
         params=params,
         body=source,
-        timezone=str(header["timezone"]) if header.get("timezone") else None,
-        options={key: value for key, value in header.items() if key not in _HEADER_KEYS},
+        timezone=_timezone(header.get("timezone"), filename, source),
+        options=_parse_options(header, filename, source),
+        sheets=tuple(_check_sheet(sheet, params, filename) for sheet in sheets),
     )
-    _check_body(template, filename)
     return template
+
+
+def _timezone(value: Any, filename: str, source: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"timezone {value!r} is not a known IANA time zone (e.g. Asia/Seoul, UTC)"
+        raise TemplateError(message, source=filename, line=_line_of("timezone:", source)) from None
+    return str(value)
+
+
+def _parse_options(header: Mapping[str, Any], filename: str, source: str) -> ReportOptions:
+    try:
+        return parse_options(header)
+    except OptionError as exc:
+        line = _line_of(f"{exc.key}:", source)
+        if exc.column is not None:
+            line = _line_of(f"{exc.column}:", source, after=line) or _line_of(f"'{exc.column}':", source, after=line) or line
+        raise TemplateError(str(exc), source=filename, line=line) from exc
+
+
+def _split_sheets(source: str, body_start: int, title: str, filename: str) -> list[SheetQuery]:
+    """One query per ``-- sheet:`` marker, or the whole file as one sheet named after the title."""
+    markers = list(_SHEET_MARKER.finditer(source, body_start))
+    if not markers:
+        return [SheetQuery(name=title, line=1, source=source)]
+    prelude = _SQL_LINE_COMMENT.sub("", source[body_start : markers[0].start()])
+    if prelude.strip():
+        line = source.count("\n", 0, body_start + len(prelude) - len(prelude.lstrip())) + 1
+        raise TemplateError("SQL before the first '-- sheet:' marker belongs to no sheet", source=filename, line=line)
+    sheets = []
+    for index, marker in enumerate(markers):
+        end = markers[index + 1].start() if index + 1 < len(markers) else len(source)
+        line = source.count("\n", 0, marker.start()) + 1
+        body = source[marker.end() : end]
+        if not _SQL_LINE_COMMENT.sub("", body).strip():
+            raise TemplateError(f"sheet {marker.group('name').strip()!r} has no query", source=filename, line=line)
+        # Blank lines in place of everything above keep Jinja's line numbers equal to the file's.
+        sheets.append(SheetQuery(name=marker.group("name").strip(), line=line, source="\n" * (line - 1) + body))
+    return sheets
 
 
 def _load_header(text: str, filename: str) -> dict[str, Any]:
@@ -116,15 +196,26 @@ def _parse_params(raw: Any, filename: str, source: str) -> dict[str, ParameterSp
         try:
             specs[str(name)] = parse_declaration(str(name), declaration)
         except DeclarationError as exc:
-            raise TemplateError(str(exc), source=filename, line=_line_of(f"{name}:", source)) from exc
+            raise TemplateError(str(exc), source=filename, line=declaration_line(source, str(name))) from exc
     return specs
 
 
-def _line_of(needle: str, source: str) -> int:
+def _line_of(needle: str, source: str, *, after: int = 0) -> int:
     for number, line in enumerate(source.splitlines(), start=1):
-        if line.strip().startswith(needle):
+        if number > after and line.strip().startswith(needle):
             return number
-    return 1
+    return 1 if after == 0 else 0
+
+
+def without_header(source: str) -> str:
+    """The SQL part of a template's text: the header comment replaced by as many blank lines."""
+    match = _HEADER.match(source)
+    return source if match is None else "\n" * match.group(0).count("\n") + source[match.end() :]
+
+
+def declaration_line(source: str, param: str) -> int:
+    """The header line declaring a parameter (searched below ``params:`` so a ``title:`` param is found)."""
+    return _line_of(f"{param}:", source, after=_line_of("params:", source)) or 1
 
 
 def _environment() -> SandboxedEnvironment:
@@ -138,10 +229,11 @@ def _no_finalize(value: Any) -> Any:
     return value
 
 
-def _check_body(template: ReportTemplate, filename: str) -> None:
+def _check_sheet(sheet: SheetQuery, params: Mapping[str, ParameterSpec], filename: str) -> SheetQuery:
+    """Parse one query's Jinja; refuse unsafe constructs and undeclared variables; note what it reads."""
     environment = _environment()
     try:
-        tree = environment.parse(template.body)
+        tree = environment.parse(sheet.source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"Jinja syntax error: {exc.message}", source=filename, line=exc.lineno) from exc
     for node in tree.find_all(nodes.Filter):
@@ -149,10 +241,12 @@ def _check_body(template: ReportTemplate, filename: str) -> None:
             raise TemplateError(f"filter '{node.name}' is not allowed: values are always bound", source=filename, line=node.lineno)
     for statement in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         raise TemplateError("include/import/extends are not allowed in report templates", source=filename, line=statement.lineno)
-    undeclared = sorted(meta.find_undeclared_variables(tree) - set(template.params))
+    variables = meta.find_undeclared_variables(tree)
+    undeclared = sorted(variables - set(params))
     if undeclared:
         line = _first_use_line(tree, undeclared[0])
         raise TemplateError(f"variable '{undeclared[0]}' is used but not declared in params", source=filename, line=line)
+    return SheetQuery(name=sheet.name, line=sheet.line, source=sheet.source, variables=frozenset(variables))
 
 
 def _first_use_line(tree: nodes.Template, name: str) -> int:
@@ -186,7 +280,17 @@ def _bindable(value: Any) -> Any:
     return str(value)
 
 
+def render_sheets(template: ReportTemplate, values: Mapping[str, Any]) -> list[RenderedSheet]:
+    """Every sheet's query, in order, rendered with the same parameter values."""
+    return [RenderedSheet(name=sheet.name, query=_render(template, sheet, values)) for sheet in template.sheets]
+
+
 def render_sql(template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQuery:
+    """The first sheet's query: all there is for a template without ``-- sheet:`` markers."""
+    return _render(template, template.sheets[0], values)
+
+
+def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, Any]) -> RenderedQuery:
     binder = _Binder()
 
     # pass_context stops Jinja from folding constant outputs at compile time, which would
@@ -198,14 +302,14 @@ def render_sql(template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQ
     environment = _environment()
     environment.finalize = bind
     try:
-        text = environment.from_string(template.body).render(**values)
+        text = environment.from_string(sheet.source).render(**values)
     except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
-        raise TemplateError(f"rendering failed: {exc}", source=f"{template.name}.sql") from exc
+        raise TemplateError(f"rendering failed: {exc}", source=template.file_name, line=sheet.line) from exc
     # pymysql formats the query with Python's % operator when arguments are given, so a literal
     # % in the template text (LIKE 'a%') must be doubled; placeholders are inserted afterwards.
     sql = text.replace("%", "%%").replace(_PLACEHOLDER_MARK, "%s").strip()
     if not sql:
-        raise TemplateError("rendered query is empty", source=f"{template.name}.sql")
+        raise TemplateError(f"the query of sheet {sheet.name!r} renders empty", source=template.file_name, line=sheet.line)
     return RenderedQuery(sql=sql, args=tuple(binder.args))
 
 

@@ -9,12 +9,13 @@ hyperlink. Memory stays flat because constant_memory flushes each row to a temp 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import xlsxwriter
 from pymysql.constants import FIELD_TYPE
@@ -22,6 +23,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from chalicelib.database import Column
+from chalicelib.report_options import ColumnFormat
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_STRING = 32_767
@@ -163,6 +165,9 @@ class SheetLayout:
 
     freeze_header: bool = True
     autofilter: bool = True
+    freeze_cell: str | None = None  # an explicit cell ("B3"): rows above and columns left of it stay put
+    title: str | None = None  # a title row above the header row
+    columns: Mapping[str, ColumnFormat] = field(default_factory=dict)
 
 
 @dataclass
@@ -198,6 +203,8 @@ class WorkbookWriter:
         self._formats = _Formats(self._workbook)
         self._writers = _ColumnWriters(self._formats)
         self._sheet_names: set[str] = set()
+        self._custom_formats: dict[str, Format] = {}
+        self._title_format: Format | None = None
         self.sheets: list[SheetSummary] = []
 
     def __enter__(self) -> WorkbookWriter:
@@ -214,14 +221,13 @@ class WorkbookWriter:
         """Write a bold header row, then the typed rows; return the sheet's row count."""
         sheet = self._workbook.add_worksheet(self._unique_name(source.name))
         columns = source.columns
-        cell_writers = [self._writers.for_column(column) for column in columns]
+        header_row = self._write_title(sheet, source.layout, len(columns))
+        cell_writers = self._with_column_formats(sheet, columns, [self._writers.for_column(column) for column in columns], source.layout)
         longest = [0] * len(columns)
         for index, column in enumerate(columns):
-            sheet.write_string(0, index, column.name, self._formats.header)
-        if source.layout.freeze_header:
-            sheet.freeze_panes(1, 0)
-        row_number = 0
-        for row_number, row in enumerate(source.rows, start=1):
+            sheet.write_string(header_row, index, column.name, self._formats.header)
+        row_number = header_row
+        for row_number, row in enumerate(source.rows, start=header_row + 1):
             if row_number >= EXCEL_MAX_ROWS:
                 raise ValueError("result exceeds Excel's row limit")  # splitting across sheets is a later step
             for index, value in enumerate(row):
@@ -231,13 +237,36 @@ class WorkbookWriter:
                 for index, value in enumerate(row):
                     if value is not None:
                         longest[index] = max(longest[index], len(str(value)))
-        for index, column in enumerate(columns):
-            sheet.set_column(index, index, _column_width(column, longest[index]))
-        if columns and source.layout.autofilter:
-            sheet.autofilter(0, 0, max(row_number, 1), len(columns) - 1)
-        summary = SheetSummary(name=sheet.name, row_count=row_number)
+        widths = [_column_width(column, longest[index]) for index, column in enumerate(columns)]
+        _apply_layout(sheet, columns, source.layout, widths, header_row=header_row, last_row=row_number)
+        summary = SheetSummary(name=sheet.name, row_count=row_number - header_row)
         self.sheets.append(summary)
         return summary
+
+    def _write_title(self, sheet: Worksheet, layout: SheetLayout, column_count: int) -> int:
+        """Write the optional title row; return the row the column header goes on."""
+        if layout.title is None:
+            return 0
+        if self._title_format is None:
+            self._title_format = self._workbook.add_format({"bold": True, "font_size": 13})
+        sheet.write_string(0, 0, layout.title, self._title_format)
+        return 1
+
+    def _with_column_formats(self, sheet: Worksheet, columns: Sequence[Column], writers: list[CellWriter], layout: SheetLayout) -> list[CellWriter]:
+        """Swap in the author's number format for columns that declare one; other columns keep the type's writer."""
+        result = list(writers)
+        for index, column in enumerate(columns):
+            spec = layout.columns.get(column.name)
+            if spec is None or spec.number_format is None:
+                continue
+            cells = _FormattedCells(sheet, self._number_format(spec.number_format))
+            result[index] = functools.partial(_write_formatted, writers[index], cells)
+        return result
+
+    def _number_format(self, pattern: str) -> Format:
+        if pattern not in self._custom_formats:
+            self._custom_formats[pattern] = self._workbook.add_format({"num_format": pattern})
+        return self._custom_formats[pattern]
 
     def _unique_name(self, name: str) -> str:
         base = excel_sheet_name(name)
@@ -250,6 +279,45 @@ class WorkbookWriter:
 
     def close(self) -> None:
         self._workbook.close()
+
+
+class _FormattedCells:
+    """Stands in for the worksheet inside a typed cell writer so the column's own number format wins
+    over the type's default format, while the writer still decides the cell's type."""
+
+    def __init__(self, sheet: Worksheet, cell_format: Format) -> None:
+        self._sheet = sheet
+        self._format = cell_format
+
+    def write_number(self, row: int, col: int, number: float, _default: Format | None = None) -> int:
+        return int(self._sheet.write_number(row, col, number, self._format))
+
+    def write_datetime(self, row: int, col: int, value: Any, _default: Format | None = None) -> int:
+        return int(self._sheet.write_datetime(row, col, value, self._format))
+
+    def write_string(self, row: int, col: int, text: str, _default: Format | None = None) -> int:
+        return int(self._sheet.write_string(row, col, text, self._format))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sheet, name)
+
+
+def _write_formatted(writer: CellWriter, cells: _FormattedCells, _sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    writer(cast(Worksheet, cells), row, col, value)
+
+
+def _apply_layout(sheet: Worksheet, columns: Sequence[Column], layout: SheetLayout, widths: list[float], *, header_row: int, last_row: int) -> None:
+    """Column widths (the author's, else the ones measured from the data), hidden columns, panes, autofilter."""
+    for index, column in enumerate(columns):
+        spec = layout.columns.get(column.name) or ColumnFormat()
+        width = spec.width if spec.width is not None else widths[index]
+        sheet.set_column(index, index, width, None, {"hidden": True} if spec.hidden else None)
+    if layout.freeze_cell:
+        sheet.freeze_panes(layout.freeze_cell)
+    elif layout.freeze_header:
+        sheet.freeze_panes(header_row + 1, 0)
+    if columns and layout.autofilter:
+        sheet.autofilter(header_row, 0, max(last_row, header_row + 1), len(columns) - 1)
 
 
 def write_workbook(path: str, sheet_title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tmp_dir: str) -> WorkbookSummary:

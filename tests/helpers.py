@@ -55,3 +55,30 @@ def database_rows(config: stack.StackConfig, sql: str, args: tuple[Any, ...] = (
     with stack.admin_connection(config) as connection, connection.cursor() as cursor:
         cursor.execute(sql, args)
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> Any:
+    """Run the real command line in-process (click's runner); the result has exit_code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from chalicelib.cli import main
+
+    return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+
+
+def column_width(sheet: Any, letter: str) -> float | None:
+    """A column's width as openpyxl reads it (it merges neighbouring columns of equal width into one range)."""
+    from openpyxl.utils import column_index_from_string
+
+    index = column_index_from_string(letter)
+    for dimension in sheet.column_dimensions.values():
+        if dimension.min is not None and dimension.min <= index <= dimension.max:
+            return float(dimension.width)
+    return None
+
+
+def column_hidden(sheet: Any, letter: str) -> bool:
+    from openpyxl.utils import column_index_from_string
+
+    index = column_index_from_string(letter)
+    return any(dimension.min <= index <= dimension.max and dimension.hidden for dimension in sheet.column_dimensions.values() if dimension.min)

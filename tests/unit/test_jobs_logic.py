@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.coordination import export_key
 from chalicelib.errors import BadRequestError
-from chalicelib.jobs import history_query, new_export_id, parse_duration, validate_export_id
+from chalicelib.jobs import history_query, new_export_id, validate_export_id
 from chalicelib.params import parse_declaration, resolve_parameters, to_json_params
 from chalicelib.retry import RetryPolicy
 
@@ -24,17 +24,6 @@ def test_export_identity_uses_normalised_parameters_template_content_and_format(
     assert key_for("2026-11-29") != key_for("2026-11-28")
     assert key_for("2026-11-29") != key_for("2026-11-29", source=SOURCE + " ")
     assert key_for("2026-11-29") != key_for("2026-11-29", export_format="csv")
-
-
-@pytest.mark.parametrize(("value", "seconds"), [(0, 0), (3600, 3600), ("90s", 90), ("30m", 1800), ("1h", 3600), ("2d", 172800), ("45", 45)])
-def test_durations(value: object, seconds: int) -> None:
-    assert parse_duration(value) == seconds
-
-
-@pytest.mark.parametrize("value", ["soon", "-1h", True, "1w"])
-def test_bad_durations(value: object) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(value)
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:

@@ -1,0 +1,245 @@
+"""``reports list|check|render|publish``: the report author's commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from chalicelib.cli.context import CliContext, fails_cleanly, params_option, parse_param_options, source_option
+from chalicelib.database import explain_queries
+from chalicelib.errors import ExportServiceError, NotFoundError
+from chalicelib.params import ParameterSpec, resolve_parameters
+from chalicelib.sources import FolderTemplateSource, TemplateSource
+from chalicelib.template_check import CheckResult, Problem, check_template, locate_database_error, render_problems
+from chalicelib.templates import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+@click.group()
+def reports() -> None:
+    """List, check, preview and publish report templates."""
+
+
+def _names(source: TemplateSource, requested: Sequence[str]) -> list[str]:
+    if not requested:
+        return source.names()
+    for name in requested:
+        validate_report_name(name, "NAME")
+    return list(requested)
+
+
+def _check(source: TemplateSource, name: str) -> CheckResult:
+    file = source.location(name)
+    try:
+        text = source.read(name)
+    except ExportServiceError as exc:
+        return CheckResult(name, file, None, [Problem(file, 1, exc.message)])
+    return check_template(name, text, file=file, today=dt.date.today())
+
+
+# list ----------------------------------------------------------------------------------------
+def _param_summary(spec: ParameterSpec) -> str:
+    text = f"{spec.name}: {spec.type_label}"
+    described = spec.describe()
+    if "default" in described:
+        text += f" = {described['default']}"
+    elif spec.required:
+        text += " (required)"
+    if spec.choices is not None:
+        text += " in (" + ", ".join(str(choice) for choice in described["choices"]) + ")"
+    return text
+
+
+@reports.command("list")
+@source_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as GET /reports answers) instead of a table.")
+@click.pass_obj
+@fails_cleanly
+def list_reports(cli: CliContext, source: str | None, as_json: bool) -> None:
+    """Name, title, sheets and parameters of every template."""
+    templates = cli.source(source)
+    loaded: list[tuple[str, ReportTemplate | str]] = []
+    for name in templates.names():
+        try:
+            loaded.append((name, parse_template(name, templates.read(name))))
+        except ExportServiceError as exc:
+            loaded.append((name, exc.message))
+    broken = sum(isinstance(item, str) for _, item in loaded)
+    if as_json:
+        described = [item.describe() if isinstance(item, ReportTemplate) else {"name": name, "error": item} for name, item in loaded]
+        click.echo(json.dumps({"reports": described}, indent=2, ensure_ascii=False))
+    else:
+        for name, item in loaded:
+            if isinstance(item, str):
+                click.echo(f"{name:<22} ERROR {item}")
+                continue
+            sheets = f"{len(item.sheets)} sheets" if len(item.sheets) > 1 else "1 sheet"
+            click.echo(f"{name:<22} {item.title}  [{sheets}]")
+            for spec in item.params.values():
+                click.echo(f"{'':<22}   {_param_summary(spec)}")
+        click.echo(f"{len(loaded)} reports in {templates}" + (f", {broken} broken (run: reports check)" if broken else ""))
+    if broken:
+        raise click.exceptions.Exit(1)
+
+
+# check ---------------------------------------------------------------------------------------
+@reports.command("check")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@source_option
+@click.option("--db", is_flag=True, help="Also EXPLAIN every query, rendered with the defaults, against the stage's database.")
+@click.pass_obj
+@fails_cleanly
+def check_reports(cli: CliContext, names: tuple[str, ...], source: str | None, db: bool) -> None:
+    """Lint templates without a database (all of them without NAME).
+
+    Checks the YAML header, parameter types and defaults, that every variable used is declared and
+    every declared parameter used, Jinja syntax, no raw-text filter, sheet names, and renders every
+    query with sample values. Exit status 1 if any template has an error.
+    """
+    templates = cli.source(source)
+    results = [_check(templates, name) for name in _names(templates, names)]
+    if db:
+        for result in results:
+            if result.ok and result.template is not None:
+                result.problems.extend(_explain(cli, result.template, result.file))
+    errors = warnings = 0
+    for result in results:
+        for problem in result.problems:
+            click.echo(str(problem), err=problem.severity == "error")
+        errors += 0 if result.ok else 1
+        warnings += sum(problem.severity == "warning" for problem in result.problems)
+        if result.ok:
+            sheets = len(result.template.sheets) if result.template else 0
+            click.echo(f"ok      {result.file}" + (f" (EXPLAIN ok: {sheets} {'query' if sheets == 1 else 'queries'})" if db and sheets else ""))
+    click.echo(f"checked {len(results)} templates: {len(results) - errors} ok, {errors} with errors, {warnings} warnings")
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+def _explain(cli: CliContext, template: ReportTemplate, file: str) -> list[Problem]:
+    rendered, problems = render_problems(template, file, today=cli.today(template))
+    if problems:
+        return problems
+    credentials = cli.secrets.database_credentials(cli.settings.db_secret_name)
+    answers = explain_queries(credentials, [sheet.query for sheet in rendered], timeout_seconds=cli.settings.statement_timeout_seconds)
+    return [
+        Problem(file, locate_database_error(template, index, answer), f"EXPLAIN of sheet '{rendered[index].name}' failed: {answer}")
+        for index, answer in enumerate(answers)
+        if answer is not None
+    ]
+
+
+# render --------------------------------------------------------------------------------------
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (str, dt.date)):
+        return "'" + str(value).replace("'", "''") + "'"
+    return str(value)
+
+
+def annotate(query: RenderedQuery) -> str:
+    """The SQL exactly as the driver gets it, each line's bound values shown beside it as a comment."""
+    values = iter(query.args)
+    lines = []
+    for line in query.sql.splitlines():
+        count = _PLACEHOLDER.findall(line).count("%s")  # a doubled %% is a literal percent sign, not a placeholder
+        bound = [_literal(next(values)) for _ in range(count)]
+        lines.append(f"{line}    -- %s = {', '.join(bound)}" if bound else line)
+    return "\n".join(lines)
+
+
+@reports.command("render")
+@click.argument("name")
+@params_option
+@source_option
+@click.option("--json", "as_json", is_flag=True, help="Print {sheets: [{name, sql, args}]} instead.")
+@click.pass_obj
+@fails_cleanly
+def render_report(cli: CliContext, name: str, params: tuple[str, ...], source: str | None, as_json: bool) -> None:
+    """Print each query's final SQL with %s placeholders and the values bound to them.
+
+    Relative dates resolve in the report's time zone (header timezone, else REPORT_TIMEZONE, else Asia/Seoul).
+    """
+    templates = cli.source(source)
+    template = parse_template(validate_report_name(name, "NAME"), templates.read(name))
+    values = resolve_parameters(template.params, parse_param_options(params, template.params), today=cli.today(template))
+    sheets = render_sheets(template, values)
+    if as_json:
+        body = [{"name": sheet.name, "sql": sheet.query.sql, "args": [_json_arg(arg) for arg in sheet.query.args]} for sheet in sheets]
+        click.echo(json.dumps({"report": name, "sheets": body}, indent=2, ensure_ascii=False))
+        return
+    for number, sheet in enumerate(sheets, start=1):
+        click.echo(f"-- sheet {number}/{len(sheets)}: {sheet.name}")
+        click.echo(annotate(sheet.query))
+        click.echo(f"-- bound values, in order: {sheet.query.args!r}")
+        click.echo("")
+
+
+def _json_arg(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.time, dt.timedelta)) or not isinstance(value, (str, int, float, bool, type(None))):
+        return str(value)
+    return value
+
+
+# publish -------------------------------------------------------------------------------------
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@reports.command("publish")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@source_option
+@click.option("--dry-run", is_flag=True, help="Show what would change (by content hash); upload nothing.")
+@click.pass_obj
+@fails_cleanly
+def publish_reports(cli: CliContext, names: tuple[str, ...], source: str | None, dry_run: bool) -> None:
+    """Upload templates to s3://$EXPORT_BUCKET/$TEMPLATES_PREFIX, refusing any that fail `check`.
+
+    Exit status 1 if any template was refused (the others are still published).
+    """
+    local = cli.source(source)
+    if not isinstance(local, FolderTemplateSource):
+        raise click.BadParameter("publish reads templates from a folder", param_hint="--source")
+    storage = cli.storage
+    click.echo(f"publishing {local} -> s3://{storage.bucket}/{storage.templates_prefix}" + (" (dry run: nothing is written)" if dry_run else ""))
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0}
+    for name in _names(local, names):
+        result = _check(local, name)
+        if not result.ok:
+            counts["refused"] += 1
+            first = next(problem for problem in result.problems if problem.severity == "error")
+            click.echo(f"refused    {name:<22} {first}", err=True)
+            continue
+        text = local.read(name)
+        state, remote_hash = _remote_state(storage, name, text)
+        counts[state] += 1
+        digest = _sha256(text)[:12]
+        shown = f"sha256 {remote_hash[:12]} -> {digest}" if state == "changed" else f"sha256 {digest}"
+        if state != "unchanged" and not dry_run:
+            storage.put_template(name, text)
+        verb = state if state == "unchanged" or not dry_run else f"{state}*"
+        click.echo(f"{verb:<10} {name:<22} {shown}")
+    action = "would upload" if dry_run else "uploaded"
+    uploads = counts["new"] + counts["changed"]
+    click.echo(f"{action} {uploads} ({counts['new']} new, {counts['changed']} changed), {counts['unchanged']} unchanged, {counts['refused']} refused")
+    if counts["refused"]:
+        raise click.exceptions.Exit(1)
+
+
+def _remote_state(storage: Any, name: str, text: str) -> tuple[str, str]:
+    try:
+        remote = storage.read_template(name).source
+    except NotFoundError:
+        return "new", ""
+    remote_hash = _sha256(remote)
+    return ("unchanged" if remote_hash == _sha256(text) else "changed"), remote_hash

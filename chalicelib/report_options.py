@@ -1,0 +1,147 @@
+"""Report-level options from a template's YAML header: sheet layout, empty results, caching, Slack routing.
+
+Pure parsing and validation, no I/O. Each problem raises OptionError naming the header key (and
+the column, for column formats) so the template parser can point at the right line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ON_EMPTY_CHOICES = ("send", "skip", "fail")
+OPTION_KEYS = ("columns", "freeze", "autofilter", "title_row", "on_empty", "cache_ttl", "slack_channel_secret")
+_CELL = re.compile(r"^([A-Z]{1,3})([1-9][0-9]{0,6})$")
+_DURATION = re.compile(r"^(\d{1,6})\s*([smhd])$")
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Secrets Manager names: letters, digits and /_+=.@- (the service's own secrets look like excel-export/<stage>/...).
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_COLUMN_KEYS = {"format", "width", "hidden"}
+_MAX_WIDTH = 255  # Excel's column width limit, in characters
+_MAX_CACHE_TTL = 31 * 86400
+
+
+class OptionError(ValueError):
+    """A header option is malformed; ``key`` is the header key, ``column`` the column it is about."""
+
+    def __init__(self, message: str, *, key: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.column = column
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    """A report author's presentation of one result column (by name), over the type's defaults."""
+
+    number_format: str | None = None
+    width: float | None = None
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    columns: Mapping[str, ColumnFormat] = field(default_factory=dict)
+    freeze: bool | str = True  # True: the rows above the data; False: nothing; "C3": Excel's own cell semantics
+    autofilter: bool = True
+    title_row: bool | str = False  # True: the report title and its parameters; a string: that text
+    on_empty: str = "send"
+    cache_ttl: int | None = None  # seconds an identical export may be reused (read by the cache)
+    slack_channel_secret: str | None = None  # a secret holding another webhook URL, for another channel
+
+    def title_text(self, default: str) -> str | None:
+        """The title row's text, given the text ``title_row: true`` stands for; None without a title row."""
+        if isinstance(self.title_row, str):
+            return self.title_row
+        return default if self.title_row else None
+
+
+def parse_options(header: Mapping[str, Any]) -> ReportOptions:
+    return ReportOptions(
+        columns=_columns(header.get("columns")),
+        freeze=_freeze(header.get("freeze", True)),
+        autofilter=_boolean(header.get("autofilter", True), "autofilter"),
+        title_row=_title_row(header.get("title_row", False)),
+        on_empty=_on_empty(header.get("on_empty", "send")),
+        cache_ttl=_cache_ttl(header.get("cache_ttl")),
+        slack_channel_secret=_secret_name(header.get("slack_channel_secret")),
+    )
+
+
+def _boolean(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise OptionError(f"{key} must be true or false, got {value!r}", key=key)
+    return value
+
+
+def _freeze(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _CELL.match(value.strip().upper()):
+        return value.strip().upper()
+    raise OptionError(f"freeze must be true, false or a cell such as B2, got {value!r}", key="freeze")
+
+
+def _title_row(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip() and len(value) <= 255:
+        return value.strip()
+    raise OptionError("title_row must be true, false or a text of 1-255 characters", key="title_row")
+
+
+def _on_empty(value: Any) -> str:
+    if value not in ON_EMPTY_CHOICES:
+        raise OptionError(f"on_empty must be one of {', '.join(ON_EMPTY_CHOICES)}, got {value!r}", key="on_empty")
+    return str(value)
+
+
+def _cache_ttl(value: Any) -> int | None:
+    if value is None:
+        return None
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and (match := _DURATION.match(value.strip().lower())):
+        seconds = int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+    if seconds is None or not 0 <= seconds <= _MAX_CACHE_TTL:
+        raise OptionError(f"cache_ttl must be seconds or a duration such as 30m, 6h, 1d (at most 31d), got {value!r}", key="cache_ttl")
+    return seconds
+
+
+def _secret_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SECRET_NAME.match(value):
+        raise OptionError("slack_channel_secret must be a Secrets Manager secret name", key="slack_channel_secret")
+    return value
+
+
+def _columns(raw: Any) -> dict[str, ColumnFormat]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise OptionError("columns must map a result column name to {format, width, hidden}", key="columns")
+    return {str(name): _column(str(name), spec) for name, spec in raw.items()}
+
+
+def _column(name: str, spec: Any) -> ColumnFormat:
+    if isinstance(spec, str):
+        spec = {"format": spec}  # shorthand: a column name and its number format
+    if not isinstance(spec, Mapping):
+        raise OptionError(f"column {name!r}: use a number format string or {{format, width, hidden}}", key="columns", column=name)
+    unknown = sorted(set(spec) - _COLUMN_KEYS)
+    if unknown:
+        raise OptionError(f"column {name!r}: unknown key {unknown[0]!r} (use format, width, hidden)", key="columns", column=name)
+    number_format = spec.get("format")
+    if number_format is not None and (not isinstance(number_format, str) or not number_format.strip() or len(number_format) > 255):
+        raise OptionError(f"column {name!r}: format must be an Excel number format such as '#,##0'", key="columns", column=name)
+    width = spec.get("width")
+    if width is not None and (isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= _MAX_WIDTH):
+        raise OptionError(f"column {name!r}: width must be a number of characters between 1 and {_MAX_WIDTH}", key="columns", column=name)
+    hidden = spec.get("hidden", False)
+    if not isinstance(hidden, bool):
+        raise OptionError(f"column {name!r}: hidden must be true or false", key="columns", column=name)
+    return ColumnFormat(number_format=number_format, width=float(width) if width is not None else None, hidden=hidden)
