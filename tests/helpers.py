@@ -82,3 +82,15 @@ def column_hidden(sheet: Any, letter: str) -> bool:
 
     index = column_index_from_string(letter)
     return any(dimension.min <= index <= dimension.max and dimension.hidden for dimension in sheet.column_dimensions.values() if dimension.min)
+
+
+def slack_messages_for(config: stack.StackConfig, export_id: str) -> list[Any]:
+    """What the Slack receiver recorded about one export."""
+    _, messages = stack.http_json("GET", f"{config.slack_url}/messages")
+    return [message for message in messages if export_id in str(message)]
+
+
+def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
+    """The S3 keys of one export's stored files."""
+    listing = stack.aws_client(config, "s3").list_objects_v2(Bucket=stack.BUCKET, Prefix="exports/")
+    return [item["Key"] for item in listing.get("Contents", []) if export_id in item["Key"]]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devstack import stack
-from tests.helpers import database_rows, download, expected_cell, read_workbook, sheet_rows, wait_for_export
+from tests.helpers import database_rows, download, expected_cell, read_workbook, sheet_rows, slack_messages_for, wait_for_export
 
 pytestmark = pytest.mark.stack
 
@@ -22,11 +22,6 @@ def run_export(config: stack.StackConfig, report: str, params: dict[str, Any]) -
     code, accepted = post_export(config, {"report": report, "params": params, "refresh": True})
     assert code == 202, accepted
     return wait_for_export(config.api_url, accepted["export_id"])
-
-
-def slack_messages_for(config: stack.StackConfig, export_id: str) -> list[dict[str, Any]]:
-    _, messages = stack.http_json("GET", f"{config.slack_url}/messages")
-    return [message for message in messages if export_id in str(message)]
 
 
 def busiest_day(config: stack.StackConfig) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from devstack import stack
-from tests.helpers import download, sheet_rows, wait_for_export
+from tests.helpers import download, export_objects, sheet_rows, slack_messages_for, wait_for_export
 
 pytestmark = pytest.mark.stack
 
@@ -48,16 +48,6 @@ def publish_probe(config: stack.StackConfig, *, rows: int = 300, pause: str = "0
 
 def post(config: stack.StackConfig, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     return stack.http_json("POST", f"{config.api_url}/exports", body, headers=headers)
-
-
-def slack_messages_for(config: stack.StackConfig, export_id: str) -> list[Any]:
-    _, messages = stack.http_json("GET", f"{config.slack_url}/messages")
-    return [message for message in messages if export_id in str(message)]
-
-
-def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
-    listing = stack.aws_client(config, "s3").list_objects_v2(Bucket=stack.BUCKET, Prefix="exports/")
-    return [item["Key"] for item in listing.get("Contents", []) if export_id in item["Key"]]
 
 
 def test_ten_identical_requests_run_one_query_and_later_ones_hit_the_cache(general_log: stack.StackConfig) -> None:

@@ -18,6 +18,7 @@ from chalicelib.coordination import Claim, Coordinator, export_key, iso, utc_now
 from chalicelib.jobs import new_export_id
 from chalicelib.params import to_json_params
 from devstack import stack
+from tests.helpers import export_objects, slack_messages_for
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -85,16 +86,6 @@ class HeldDispatcher:
 
     def dispatch(self, export_id: str) -> None:
         self.dispatched.append(export_id)
-
-
-def slack_messages_for(config: stack.StackConfig, export_id: str) -> list[Any]:
-    _, messages = stack.http_json("GET", f"{config.slack_url}/messages")
-    return [message for message in messages if export_id in str(message)]
-
-
-def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
-    listing = stack.aws_client(config, "s3").list_objects_v2(Bucket=stack.BUCKET, Prefix="exports/")
-    return [item["Key"] for item in listing.get("Contents", []) if export_id in item["Key"]]
 
 
 def test_a_worker_invoked_twice_for_one_export_makes_one_file_and_one_message(client: Client, aws_environment: stack.StackConfig) -> None:
