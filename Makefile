@@ -3,8 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Deployment (README "Deploying"): STAGE is dev or prod; per-account values are in infra/stages/$(STAGE).json.
+STAGE ?= prod
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: demo test up down status seed publish lint typecheck unit e2e clean
+.PHONY: demo test up down status seed publish lint typecheck unit e2e clean config package infra-check deploy deploy-plan destroy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -40,6 +45,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory infra-check STAGE=prod
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -49,3 +55,37 @@ e2e: $(STAMP)
 
 clean: down
 	rm -rf .stack
+
+$(INFRA_STAMP): requirements-infra.txt
+	@test -x $(INFRA_VENV)/bin/python || python3 -m venv $(INFRA_VENV)
+	@$(INFRA_VENV)/bin/python -m pip install -q --upgrade pip
+	@$(INFRA_VENV)/bin/python -m pip install -q -r requirements-infra.txt
+	@touch $(INFRA_STAMP)
+
+# Copy infra/stages/*.json into .chalice/config.json and render .chalice/policy-<stage>.json.
+config: $(STAMP)
+	$(PY) -m infra config
+
+# Offline: merged template + deployment zip in $(PACKAGE_DIR), and the unzipped size.
+package: $(STAMP)
+	$(PY) -m infra build --stage $(STAGE)
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$$($(PY) -m infra region --stage $(STAGE)) \
+	  $(VENV)/bin/chalice package --stage $(STAGE) --merge-template out/$(STAGE)/infra.json $(PACKAGE_DIR)
+	$(PY) -m infra size $(PACKAGE_DIR)/deployment.zip
+
+# Offline checks of what would be deployed: cfn-lint (no errors) and checkov (no failed checks).
+infra-check: package $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/cfn-lint --format parseable -- $(PACKAGE_DIR)/sam.json infra/edge/waf.yaml
+	$(INFRA_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
+	  -f $(PACKAGE_DIR)/sam.json -f infra/edge/waf.yaml
+
+# Needs the AWS CLI v2 and credentials for the target account (README "Deploying").
+deploy: package
+	$(PY) -m infra deploy --stage $(STAGE)
+
+deploy-plan: package
+	$(PY) -m infra deploy --stage $(STAGE) --dry-run
+
+destroy: $(STAMP)
+	$(PY) -m infra destroy --stage $(STAGE)
