@@ -11,7 +11,7 @@ from functools import lru_cache
 from chalicelib import aws
 from chalicelib.export import ExportPipeline
 from chalicelib.jobs import Dispatcher, ExportJobs, LambdaDispatcher, SlackNotifier
-from chalicelib.links import LinkMaker
+from chalicelib.links import CloudFrontLinkSigner, LinkMaker
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage import ExportStorage
@@ -27,11 +27,19 @@ def build_storage(settings: Settings) -> ExportStorage:
     )
 
 
+def build_links(settings: Settings, storage: ExportStorage, secrets: SecretStore) -> LinkMaker:
+    signer = None
+    if settings.cloudfront_domain:
+        secret_name = settings.cloudfront_key_secret_name
+        signer = CloudFrontLinkSigner(settings.cloudfront_domain, settings.cloudfront_key_pair_id, lambda: secrets.signing_key_pem(secret_name))
+    return LinkMaker(storage, expiry_seconds=settings.link_expiry_seconds, cloudfront=signer, presigned_max_seconds=settings.presigned_max_seconds)
+
+
 def build_jobs(settings: Settings) -> ExportJobs:
     storage = build_storage(settings)
     secrets = SecretStore(aws.client("secretsmanager"))
     pipeline = ExportPipeline(settings, storage, secrets)
-    links = LinkMaker(storage, expiry_seconds=settings.link_expiry_seconds, cloudfront_domain=settings.cloudfront_domain)
+    links = build_links(settings, storage, secrets)
     dispatcher: Dispatcher | None = None
     if settings.dispatch_mode == "lambda":
         dispatcher = LambdaDispatcher(aws.client("lambda"), settings.worker_function_name)
