@@ -52,7 +52,9 @@ def test_a_new_boto3_call_without_a_policy_entry_fails_the_check(tmp_path: Path)
 
 
 def test_a_new_service_is_found_from_its_client_call(tmp_path: Path) -> None:
-    paths = copy_of_the_code(tmp_path, "from chalicelib import aws\n\n\ndef ping(url: str) -> None:\n    aws.client('sqs').send_message(QueueUrl=url, MessageBody='x')\n")
+    paths = copy_of_the_code(
+        tmp_path, "from chalicelib import aws\n\n\ndef ping(url: str) -> None:\n    aws.client('sqs').send_message(QueueUrl=url, MessageBody='x')\n"
+    )
     # sqs:SendMessage is granted for the on-failure destination, so this call is covered...
     assert iam.compare(iam.scan_code(paths, root=tmp_path), stage_policy("prod")).ok
     paths = copy_of_the_code(tmp_path, "from chalicelib import aws\n\n\ndef who() -> None:\n    aws.client('sts').get_caller_identity()\n")
@@ -62,7 +64,8 @@ def test_a_new_service_is_found_from_its_client_call(tmp_path: Path) -> None:
 
 def test_a_granted_action_the_code_never_uses_fails_the_check() -> None:
     policy = stage_policy("prod")
-    policy["Statement"].append({"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": "arn:aws:s3:::excel-export-prod-123456789012/exports/*"})
+    extra = {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": "arn:aws:s3:::excel-export-prod-123456789012/exports/*"}
+    policy["Statement"].append(extra)
     report = iam.compare(iam.scan_code(), policy)
     assert report.unused == ["s3:DeleteObject"]
 
@@ -81,5 +84,6 @@ def test_templates_are_read_only_and_only_the_named_secrets_are_readable() -> No
     assert statements["ReadReportTemplates"]["Action"] == ["s3:GetObject"]
     assert statements["ReadReportTemplates"]["Resource"] == "arn:aws:s3:::excel-export-prod-123456789012/templates/*"
     secrets = statements["ReadTheServiceSecrets"]["Resource"]
-    assert all(arn.startswith("arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:excel-export/prod/") and arn.endswith("-??????") for arn in secrets)
+    prefix = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:excel-export/prod/"
+    assert all(arn.startswith(prefix) and arn.endswith("-??????") for arn in secrets)
     assert statements["StartTheExportWorker"]["Resource"].endswith(":function:excel-export-prod-export_worker")
