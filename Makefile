@@ -3,8 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Deployment (README "Deploying"): STAGE is dev or prod; per-account values are in infra/stages/$(STAGE).json.
+STAGE ?= prod
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: demo test up down status seed publish lint typecheck unit e2e clean check-reports
+.PHONY: demo test up down status seed publish lint typecheck unit e2e clean check-reports config package infra-check deploy deploy-plan destroy
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +46,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/excel-export reports check
+	$(MAKE) --no-print-directory infra-check STAGE=prod
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -54,3 +60,37 @@ clean: down
 
 check-reports: $(STAMP)
 	$(VENV)/bin/excel-export reports check
+
+$(INFRA_STAMP): requirements-infra.txt
+	@test -x $(INFRA_VENV)/bin/python || python3 -m venv $(INFRA_VENV)
+	@$(INFRA_VENV)/bin/python -m pip install -q "pip<26.3"
+	@$(INFRA_VENV)/bin/python -m pip install -q -r requirements-infra.txt
+	@touch $(INFRA_STAMP)
+
+# Copy infra/stages/*.json into .chalice/config.json and render .chalice/policy-<stage>.json.
+config: $(STAMP)
+	$(PY) -m infra config
+
+# Offline: merged template + deployment zip in $(PACKAGE_DIR), and the unzipped size.
+package: $(STAMP)
+	$(PY) -m infra build --stage $(STAGE)
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$$($(PY) -m infra region --stage $(STAGE)) \
+	  $(VENV)/bin/chalice package --stage $(STAGE) --merge-template out/$(STAGE)/infra.json $(PACKAGE_DIR)
+	$(PY) -m infra size $(PACKAGE_DIR)/deployment.zip
+
+# Offline checks of what would be deployed: cfn-lint (no errors) and checkov (no failed checks).
+infra-check: package $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/cfn-lint --format parseable -- $(PACKAGE_DIR)/sam.json infra/edge/waf.yaml
+	$(INFRA_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
+	  -f $(PACKAGE_DIR)/sam.json -f infra/edge/waf.yaml
+
+# Needs the AWS CLI v2 and credentials for the target account (README "Deploying").
+deploy: package
+	$(PY) -m infra deploy --stage $(STAGE)
+
+deploy-plan: package
+	$(PY) -m infra deploy --stage $(STAGE) --dry-run
+
+destroy: $(STAMP)
+	$(PY) -m infra destroy --stage $(STAGE)

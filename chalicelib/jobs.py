@@ -398,12 +398,14 @@ class ExportJobs:
             status["notified"] = False
             self.storage.put_status(status)
             return
-        if status["status"] == "succeeded":
-            link = self.links.link_for(str(status["s3_key"]))
-            payload = slack.success_message(status, download_url=link.url, expires_at=iso(link.expires_at))
-        else:
-            payload = slack.failure_message(status)
         try:
+            # Inside the try: a link that cannot be signed (signing key not filled in) is a
+            # notification failure recorded on the export, not a crash after a finished export.
+            if status["status"] == "succeeded":
+                link = self.links.link_for(str(status["s3_key"]))
+                payload = slack.success_message(status, download_url=link.url, expires_at=iso(link.expires_at))
+            else:
+                payload = slack.failure_message(status)
             self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
             status.update(notified=True, notify_error=None)
         except ExportServiceError as exc:

@@ -12,7 +12,7 @@ from chalicelib import aws
 from chalicelib.coordination import Coordinator
 from chalicelib.export import ExportPipeline
 from chalicelib.jobs import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, SlackNotifier
-from chalicelib.links import LinkMaker
+from chalicelib.links import CloudFrontLinkSigner, LinkMaker
 from chalicelib.retry import RetryPolicy
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings, get_settings
@@ -35,12 +35,20 @@ def build_secrets() -> SecretStore:
     return SecretStore(aws.client("secretsmanager"))
 
 
+def build_links(settings: Settings, storage: ExportStorage, secrets: SecretStore) -> LinkMaker:
+    signer = None
+    if settings.cloudfront_domain:
+        secret_name = settings.cloudfront_key_secret_name
+        signer = CloudFrontLinkSigner(settings.cloudfront_domain, settings.cloudfront_key_pair_id, lambda: secrets.signing_key_pem(secret_name))
+    return LinkMaker(storage, expiry_seconds=settings.link_expiry_seconds, cloudfront=signer, presigned_max_seconds=settings.presigned_max_seconds)
+
+
 def build_jobs(settings: Settings, *, templates: TemplateSource | None = None) -> ExportJobs:
     """The service; ``templates`` replaces the S3 templates prefix (the command line's ``--source``)."""
     storage = build_storage(settings)
     secrets = build_secrets()
     pipeline = ExportPipeline(settings, storage, secrets, templates)
-    links = LinkMaker(storage, expiry_seconds=settings.link_expiry_seconds, cloudfront_domain=settings.cloudfront_domain)
+    links = build_links(settings, storage, secrets)
     dispatcher: Dispatcher | None = None
     if settings.dispatch_mode == "lambda":
         dispatcher = LambdaDispatcher(aws.client("lambda"), settings.worker_function_name)

@@ -83,6 +83,13 @@ class SecretStore:
             raise SecretError(f"secret {name!r} does not hold a webhook URL")
         return url
 
+    def signing_key_pem(self, name: str) -> str:
+        """The CloudFront signing key: a PEM private key stored as the secret's plain string."""
+        value = self._value(name)
+        if "PRIVATE KEY-----" not in value:
+            raise SecretError(f"secret {name!r} does not hold a PEM private key (still the placeholder?)", code="signing_key_invalid")
+        return value
+
     def secret_values(self) -> list[str]:
         """Every secret value read so far (for leak checks in tests and log scrubbing)."""
         with self._lock:

@@ -26,7 +26,10 @@ class Settings:
     timezone: str
     dispatch_mode: str  # "lambda" in AWS, "thread" where no Lambda runs
     link_expiry_seconds: int
-    cloudfront_domain: str
+    cloudfront_domain: str  # set (by the stack) => links are CloudFront signed URLs
+    cloudfront_key_pair_id: str
+    cloudfront_key_secret_name: str
+    presigned_max_seconds: int
     statement_timeout_seconds: int
     fetch_batch_rows: int
     tmp_dir: str
@@ -65,6 +68,11 @@ class Settings:
             dispatch_mode=reader.choice("DISPATCH_MODE", "lambda", ("lambda", "thread")),
             link_expiry_seconds=reader.integer("LINK_EXPIRY_SECONDS", 3 * 24 * 3600, 60, 7 * 24 * 3600),
             cloudfront_domain=reader.text("CLOUDFRONT_DOMAIN", ""),
+            cloudfront_key_pair_id=reader.text("CLOUDFRONT_KEY_PAIR_ID", ""),
+            cloudfront_key_secret_name=reader.text("CLOUDFRONT_KEY_SECRET_NAME", ""),
+            # Presigned URLs die with the signing session: Lambda's role credentials are temporary
+            # (a session token is present), so a longer promise would be a lie.
+            presigned_max_seconds=reader.integer("PRESIGNED_MAX_SECONDS", 3600 if env.get("AWS_SESSION_TOKEN") else 7 * 24 * 3600, 60, 7 * 24 * 3600),
             statement_timeout_seconds=reader.integer("STATEMENT_TIMEOUT_SECONDS", 600, 1, 3600),
             fetch_batch_rows=reader.integer("FETCH_BATCH_ROWS", 2000, 1, 100_000),
             tmp_dir=reader.text("EXPORT_TMP_DIR", "/tmp"),
@@ -79,6 +87,9 @@ class Settings:
             retry_max_ms=reader.integer("RETRY_MAX_MS", 20_000, 0, 300_000),
             retention_days=reader.integer("EXPORT_RETENTION_DAYS", 30, 1, 3650),
         )
+        if settings.cloudfront_domain and not (settings.cloudfront_key_pair_id and settings.cloudfront_key_secret_name):
+            # The distribution only serves signed URLs (trusted key group): an unsigned link would be a 403.
+            raise SettingsError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_KEY_SECRET_NAME")
         try:
             ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -1,0 +1,109 @@
+"""The deployment inputs: stage files, generated config, the merged template and the deploy plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.settings import Settings, SettingsError
+from infra import deploy
+from infra.__main__ import main, stale_files
+from infra.stages import ROOT, StageError, load_stage, read_chalice_config, stage_environment
+from infra.template import TemplateError, build_merge_template, load_fragment, merge_fragments
+
+
+def test_generated_config_and_policies_match_the_stage_files() -> None:
+    assert stale_files() == [], "run `make config` and commit the result"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_both_functions_run_in_the_vpc_with_sizes_and_tags(stage: str) -> None:
+    config = read_chalice_config()["stages"][stage]
+    values = load_stage(stage)
+    for function in ("api_handler", "export_worker"):
+        settings = config["lambda_functions"][function]
+        assert settings["subnet_ids"] == list(values.subnet_ids) and settings["security_group_ids"] == list(values.security_group_ids)
+        assert settings["lambda_memory_size"] and settings["lambda_timeout"]
+    assert config["lambda_functions"]["export_worker"]["lambda_ephemeral_storage"] >= 512
+    assert config["tags"]["stage"] == stage and config["iam_policy_file"] == f"policy-{stage}.json"
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_every_stage_environment_makes_valid_settings(stage: str) -> None:
+    environment = stage_environment(read_chalice_config(), stage)
+    if stage != "local":
+        # In AWS the stack adds these two (infra/templates/functions.yaml).
+        environment |= {"CLOUDFRONT_DOMAIN": "d111111abcdef8.cloudfront.net", "CLOUDFRONT_KEY_PAIR_ID": "K2JCJMDEHXQW5F"}
+    settings = Settings.from_environment(environment)
+    assert settings.stage == stage
+
+
+def test_a_cloudfront_domain_without_a_signing_key_is_refused() -> None:
+    environment = stage_environment(read_chalice_config(), "prod") | {"CLOUDFRONT_DOMAIN": "d111111abcdef8.cloudfront.net"}
+    with pytest.raises(SettingsError, match="CLOUDFRONT_KEY_PAIR_ID"):
+        Settings.from_environment(environment)
+
+
+def test_presigned_expiry_is_capped_under_temporary_credentials() -> None:
+    environment = stage_environment(read_chalice_config(), "local")
+    assert Settings.from_environment(environment | {"AWS_SESSION_TOKEN": "fake"}).presigned_max_seconds == 3600
+
+
+def test_merged_template_names_functions_as_the_code_and_policy_expect() -> None:
+    config = read_chalice_config()
+    template = build_merge_template(load_stage("prod"), config)
+    settings = Settings.from_environment(stage_environment(config, "local") | {"STAGE": "prod"})
+    worker = template["Resources"]["ExportWorker"]["Properties"]
+    assert worker["FunctionName"] == settings.worker_function_name
+    assert worker["EphemeralStorage"] == {"Size": config["stages"]["prod"]["lambda_functions"]["export_worker"]["lambda_ephemeral_storage"]}
+    missing_defaults = [name for name, parameter in template["Parameters"].items() if "Default" not in parameter]
+    assert missing_defaults == ["WebAclArn"]  # passed at deploy time from the us-east-1 edge stack
+    assert template["Parameters"]["ExportBucketName"]["Default"] == load_stage("prod").bucket
+
+
+def test_short_form_intrinsics_are_read_as_long_form(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "Resources:\n  A:\n    Properties:\n      B: !GetAtt Thing.Arn\n      C: !Sub '${X}-y'\n      D: !If [Cond, !Ref P, !Ref AWS::NoValue]\n"
+    )
+    properties = load_fragment(path)["Resources"]["A"]["Properties"]
+    assert properties["B"] == {"Fn::GetAtt": ["Thing", "Arn"]} and properties["C"] == {"Fn::Sub": "${X}-y"}
+    assert properties["D"] == {"Fn::If": ["Cond", {"Ref": "P"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_a_logical_id_defined_twice_is_an_error_not_an_override() -> None:
+    bucket: dict[str, Any] = {"Resources": {"ExportBucket": {"Type": "AWS::S3::Bucket"}}}
+    with pytest.raises(TemplateError, match=r"storage\.yaml: Resources\.ExportBucket is already defined in canaries\.yaml"):
+        merge_fragments({"storage.yaml": bucket, "canaries.yaml": bucket})
+
+
+def test_stage_files_are_validated(tmp_path: Path) -> None:
+    raw = json.loads((ROOT / "infra" / "stages" / "prod.json").read_text())
+    (tmp_path / "prod.json").write_text(json.dumps(raw | {"subnet_ids": ["subnet-nope"], "allowed_cidrs": []}))
+    with pytest.raises(StageError, match=r"subnet_ids .* allowed_cidrs"):
+        load_stage("prod", tmp_path)
+
+
+def test_deploy_refuses_placeholder_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deploy", "--stage", "prod"]) == 1
+    assert "account_id" in capsys.readouterr().err
+
+
+def test_deploy_plan_puts_the_waf_in_us_east_1_and_passes_its_arn(capsys: pytest.CaptureFixture[str]) -> None:
+    values = load_stage("prod")
+    plan = deploy.deploy_plan(values, "excel-export", "out/prod/package")
+    assert "--region us-east-1" in " ".join(plan[0].command) and plan[1].captures
+    assert "WebAclArn={capture}" in plan[3].command and values.region in plan[3].command
+    ran: list[list[str]] = []
+
+    def runner(command: list[str]) -> str:
+        ran.append(command)
+        return "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1\n" if "describe-stacks" in command else ""
+
+    deploy.run_plan(plan, runner)
+    assert "WebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1" in ran[3]
+    assert main(["destroy", "--stage", "prod", "--dry-run"]) == 0
+    assert "delete-stack" in capsys.readouterr().out
