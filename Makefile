@@ -49,3 +49,35 @@ e2e: $(STAMP)
 
 clean: down
 	rm -rf .stack
+
+# Schedules (issue 6): generated canaries and the offline CloudFormation check. ------------------
+CFN_VENV := .venv-cfn
+CFN_STAMP := $(CFN_VENV)/.installed
+SCHEDULES := $(PY) -m chalicelib.schedules_cli
+
+.PHONY: canaries schedules-check cfn-lint canary-test
+
+$(CFN_STAMP): requirements-cfn.txt
+	@test -x $(CFN_VENV)/bin/python || python3 -m venv $(CFN_VENV)
+	@$(CFN_VENV)/bin/python -m pip install -q -r requirements-cfn.txt
+	@touch $(CFN_STAMP)
+
+canaries: $(STAMP)
+	$(SCHEDULES) render --out infra
+
+schedules-check: $(STAMP)
+	$(SCHEDULES) check
+
+cfn-lint: $(CFN_STAMP)
+	$(CFN_VENV)/bin/cfn-lint infra/canaries.yaml
+
+canary-test:
+	node --test canary/test/canary.test.js
+
+# `make test` also checks the schedules and lints the committed canaries (the node suite runs inside pytest).
+test: $(CFN_STAMP)
+test: schedules-check-and-lint
+.PHONY: schedules-check-and-lint
+schedules-check-and-lint: $(STAMP) $(CFN_STAMP)
+	$(SCHEDULES) check
+	$(CFN_VENV)/bin/cfn-lint infra/canaries.yaml
