@@ -193,7 +193,7 @@ class UtcCron:
 
     def next_runs(self, after: dt.datetime, count: int) -> list[dt.datetime]:
         start = after.astimezone(dt.UTC)
-        day, runs = start.date(), []
+        day, runs = start.date(), list[dt.datetime]()
         while len(runs) < count:
             if self.runs_on(day):
                 for hour in sorted(self.hours):
@@ -210,6 +210,7 @@ def _compress(values: frozenset[int], spec: FieldSpec, *, names: bool = False) -
     full = set(range(spec.low, spec.high + 1)) - ({7} if spec is DAY_OF_WEEK else set())
     if set(values) == full:
         return "*"
+
     def label(value: int) -> str:
         return spec.names[value - spec.names_start] if names else str(value)
 
@@ -313,6 +314,13 @@ def _shift_days(cron: LocalCron, minutes: frozenset[int], hours: frozenset[int],
                 "so no UTC day-of-month matches it; pick a day up to 27 or write the schedule in UTC"
             )
         return UtcCron(minutes, hours, frozenset(day + 1 for day in cron.days), False, cron.months, None)
+    if max(cron.days) >= 29:
+        # the 29th-31st do not exist in every month, but the UTC day before them does: the UTC cron
+        # would also fire in months where the local day never comes (28 February for the 29th)
+        raise CronError(
+            f"{cron.text!r} runs on day {max(cron.days)}, which is the day before in UTC; that day exists in months "
+            "where the local day does not, so no UTC day-of-month matches it; pick a day up to 28 or write the schedule in UTC"
+        )
     if 1 not in cron.days:
         return UtcCron(minutes, hours, frozenset(day - 1 for day in cron.days), False, cron.months, None)
     if len(cron.days) > 1:

@@ -51,10 +51,10 @@ class ScheduleProblem:
     line: int | None = None
 
     def __str__(self) -> str:
-        place = f"{self.file}:{self.line}" if self.line else self.file
-        who = f" schedule {self.schedule!r}" if self.schedule else ""
-        where = f" field {self.field!r}" if self.field else ""
-        return f"{place}:{who}{where}: {self.message}".replace(": :", ":")
+        parts = [f"{self.file}:{self.line}" if self.line else self.file]
+        if self.schedule:
+            parts.append(f" schedule {self.schedule!r}" + (f" field {self.field!r}" if self.field else ""))
+        return ":".join(parts) + f": {self.message}"
 
 
 class ScheduleFileError(ValueError):

@@ -58,6 +58,11 @@ def test_other_days_of_the_month_move_back_one_day() -> None:
     assert utc("0 7 10,20 * *", "Asia/Seoul") == "cron(0 22 9,19 * ? *)"
 
 
+def test_late_days_that_do_not_exist_in_every_month_are_refused() -> None:
+    # local 29th -> UTC 28th would also fire on 28 February, when no local 29th comes (found by the property test)
+    assert "that day exists in months where the local day does not" in refusal("0 0 2,29 * *", "Asia/Seoul")
+
+
 def test_a_zone_behind_utc_moves_evening_runs_to_the_next_day() -> None:
     assert utc("0 16 * * MON-FRI", "Pacific/Honolulu") == "cron(0 2 ? * TUE-SAT *)"
     assert utc("0 16 5 * *", "Pacific/Honolulu") == "cron(0 2 6 * ? *)"
@@ -110,8 +115,7 @@ def test_names_numbers_and_sunday_as_seven_mean_the_same() -> None:
 FIXED_ZONES = ["Asia/Seoul", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Honolulu", "UTC", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Tokyo"]
 _crons = st.builds(
     lambda minutes, hours, days, weekdays, months: (
-        f"{','.join(map(str, sorted(minutes)))} {','.join(map(str, sorted(hours)))} "
-        f"{days or '*'} {months or '*'} {weekdays or '*'}"
+        f"{','.join(map(str, sorted(minutes)))} {','.join(map(str, sorted(hours)))} {days or '*'} {months or '*'} {weekdays or '*'}"
     ),
     st.sets(st.sampled_from([0, 15, 30, 45]), min_size=1, max_size=2),
     st.sets(st.integers(0, 23), min_size=1, max_size=3),
