@@ -177,7 +177,9 @@ async function runCanary({ synthetics, sdk, env = process.env, now = new Date(),
     restrictedHeaders: ['x-api-key'], // shown as redacted in the canary's reports and HAR files
   };
   const synth = synthetics || loadSynthetics();
-  synth.getConfiguration().setConfig({ restrictedHeaders: ['x-api-key'] });
+  if (typeof synth.getConfiguration === 'function') {
+    synth.getConfiguration().setConfig({ restrictedHeaders: ['x-api-key'] }); // also for HAR files and logs
+  }
   await synth.executeHttpStep(`export ${schedule.report}`, options, async (response) => {
     result = checkAnswer(response.statusCode, await readBody(response));
   }, stepConfig);
