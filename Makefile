@@ -46,6 +46,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/excel-export reports check
+	$(VENV)/bin/excel-export schedules check
 	$(MAKE) --no-print-directory infra-check STAGE=prod
 	$(PY) -m pytest
 
@@ -94,3 +95,17 @@ deploy-plan: package
 
 destroy: $(STAMP)
 	$(PY) -m infra destroy --stage $(STAGE)
+
+# Schedules: generated canaries (merged into the deployment from infra/templates/). ---------------
+SCHEDULES := $(PY) -m chalicelib.cli schedules
+
+.PHONY: canaries schedules-check canary-test
+
+canaries: $(STAMP)
+	$(SCHEDULES) render --out infra/templates
+
+schedules-check: $(STAMP)
+	$(SCHEDULES) check
+
+canary-test:
+	node --test canary/test/canary.test.js

@@ -12,6 +12,7 @@ import click
 from chalicelib.cli.context import CliContext
 from chalicelib.cli.export_command import export
 from chalicelib.cli.reports import reports
+from chalicelib.cli.schedules import schedules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -30,3 +31,4 @@ def main(ctx: click.Context, stage: str | None) -> None:
 
 main.add_command(reports)
 main.add_command(export)
+main.add_command(schedules)
