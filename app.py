@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -34,9 +35,12 @@ def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except ExportServiceError as exc:
-            if exc.status_code >= 500:
-                app.log.error("request failed: %s", exc.code)
+            level = logging.ERROR if exc.status_code >= 500 else logging.INFO
+            app.log.log(level, "request refused", extra={"status_code": exc.status_code, "error_code": exc.code, "field": exc.field})
             return error_response(exc)
+        except Exception:  # Chalice's own 500 body is not our error shape; the traceback stays in the log
+            app.log.exception("request failed unexpectedly")
+            return error_response(ExportServiceError("the request failed unexpectedly; see the service logs"))
 
     return wrapped
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.database import open_query
 from chalicelib.errors import EmptyResultError
+from chalicelib.observability import log_event, rows_progress
 from chalicelib.params import resolve_parameters, to_json_params
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings
@@ -41,6 +42,7 @@ class WrittenFile:
     sheets: Sequence[SheetSummary]
     truncated_cells: int
     query_seconds: float
+    write_seconds: float = 0.0  # streaming rows from the cursor into the workbook, after the queries started
 
     @property
     def row_count(self) -> int:
@@ -56,6 +58,8 @@ class ExportResult:
     query_seconds: float
     total_seconds: float
     sheets: Sequence[SheetSummary] = ()
+    write_seconds: float = 0.0
+    upload_seconds: float = 0.0
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
@@ -126,16 +130,22 @@ class ExportPipeline:
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
         query_seconds = 0.0
+        writing_started = time.monotonic()
         with WorkbookWriter(path, tmp_dir=os.path.dirname(path)) as writer:
             for sheet in sheets:
                 started = time.monotonic()
+                log_event("query_started", "query started", sheet=sheet.name, bound_values=len(sheet.query.args))
                 with open_query(
                     credentials, sheet.query, timeout_seconds=self.settings.statement_timeout_seconds, batch_rows=self.settings.fetch_batch_rows
                 ) as result:
                     query_seconds += time.monotonic() - started
-                    rows = result.rows if progress is None else _reporting(result.rows, sheet.name, progress)
+                    rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=sheet.name, every_seconds=self.settings.rows_log_seconds)
+                    rows = rows if progress is None else _reporting(rows, sheet.name, progress)
                     writer.add_sheet(SheetSource(name=sheet.name, columns=result.columns, rows=rows, layout=layout))
-        written = WrittenFile(sheets=tuple(writer.sheets), truncated_cells=writer.truncated_cells, query_seconds=query_seconds)
+        write_seconds = time.monotonic() - writing_started - query_seconds
+        written = WrittenFile(
+            sheets=tuple(writer.sheets), truncated_cells=writer.truncated_cells, query_seconds=query_seconds, write_seconds=write_seconds
+        )
         if written.row_count == 0 and template.options.on_empty == "fail":
             raise EmptyResultError("the query returned no rows (the report says on_empty: fail)")
         return written
@@ -156,7 +166,10 @@ class ExportPipeline:
         with tempfile.TemporaryDirectory(prefix="export-", dir=self.settings.tmp_dir) as work_dir:
             path = os.path.join(work_dir, "export.xlsx")
             written = self.write_file(template, values, path, progress=progress)
+            upload_started = time.monotonic()
             stored = self.storage.upload_export(path, key, file_name=file_name, content_type=XLSX_CONTENT_TYPE)
+            upload_seconds = time.monotonic() - upload_started
+        log_event("uploaded", "file uploaded", size_bytes=stored.size_bytes, upload_seconds=round(upload_seconds, 3))
         return ExportResult(
             row_count=written.row_count,
             truncated_cells=written.truncated_cells,
@@ -165,4 +178,6 @@ class ExportPipeline:
             query_seconds=written.query_seconds,
             total_seconds=time.monotonic() - started,
             sheets=written.sheets,
+            write_seconds=written.write_seconds,
+            upload_seconds=upload_seconds,
         )

@@ -14,6 +14,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import SecretError
+from chalicelib.observability import register_secret
+
+# Fields of a JSON secret whose values are secret themselves (host, port and user names are not).
+_SENSITIVE_FIELDS = ("password", "url", "token", "secret", "key")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class SecretStore:
         value = response.get("SecretString")
         if not value:
             raise SecretError(f"secret {name!r} has no string value")
+        _register(str(value))
         with self._lock:
             self._cache[name] = value
         return str(value)
@@ -87,3 +92,17 @@ class SecretStore:
         """Every secret value read so far (for leak checks in tests and log scrubbing)."""
         with self._lock:
             return list(self._cache.values())
+
+
+def _register(value: str) -> None:
+    """Tell the log formatter about a secret, and about each sensitive field of a JSON one."""
+    register_secret(value)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        register_secret(value.strip())
+        return
+    if isinstance(parsed, dict):
+        for field_name, field_value in parsed.items():
+            if isinstance(field_value, str) and any(marker in str(field_name).lower() for marker in _SENSITIVE_FIELDS):
+                register_secret(field_value)
