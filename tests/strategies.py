@@ -41,7 +41,7 @@ HOSTILE_FRAGMENTS = [
 ]
 
 # Any Unicode except lone surrogates, which no UTF-8 connection can carry.
-plain_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+plain_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 hostile_text = st.lists(st.sampled_from(HOSTILE_FRAGMENTS) | plain_text, min_size=1, max_size=6).map("".join)
 texts = hostile_text | plain_text
 

@@ -36,15 +36,15 @@ def run(config: stack.StackConfig, query: RenderedQuery, *, admin: bool = False,
 def same_value(sent: Any, returned: Any) -> bool:
     """What a bound value reads back as from ``SELECT %s`` (a quoted date is text; a boolean is 1 or 0)."""
     if isinstance(sent, bool):
-        return returned == int(sent)
+        return bool(returned == int(sent))
     if isinstance(sent, float):
-        return float(returned) == sent
+        return bool(float(returned) == sent)
     if isinstance(sent, Decimal):
-        return Decimal(str(returned)) == sent
+        return bool(Decimal(str(returned)) == sent)
     if isinstance(sent, dt.datetime):
-        return dt.datetime.fromisoformat(str(returned)) == sent
+        return bool(dt.datetime.fromisoformat(str(returned)) == sent)
     if isinstance(sent, dt.date):
-        return dt.date.fromisoformat(str(returned)) == sent
+        return bool(dt.date.fromisoformat(str(returned)) == sent)
     return bool(returned == sent) and type(returned) is type(sent)
 
 

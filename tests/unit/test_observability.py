@@ -149,9 +149,8 @@ def test_a_finished_export_is_one_emf_line(capsys: pytest.CaptureFixture[str]) -
 
 def test_the_namespace_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METRICS_NAMESPACE", "ExcelExport/dev")
-    monkeypatch.setattr("sys.stdout", io.StringIO())
-    import sys
-
+    written = io.StringIO()
+    monkeypatch.setattr("sys.stdout", written)
     metrics.slack_delivery_failed(stage="dev", report="r")
-    record = json.loads(sys.stdout.getvalue())
+    record = json.loads(written.getvalue())
     assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ExcelExport/dev"
