@@ -57,7 +57,7 @@ def parse_json_body(raw: bytes | str | None, content_type: str | None) -> Any:
         raise BadRequestError("the request body is not UTF-8", field="body", code="malformed_json") from None
     depth = nesting_depth(text)
     if depth > MAX_DEPTH:
-        raise BadRequestError(f"the JSON is nested {depth} levels deep; at most {MAX_DEPTH} are accepted", field="body", code="too_deep")
+        raise BadRequestError(f"the JSON is nested {depth:,} levels deep; at most {MAX_DEPTH} are accepted", field="body", code="too_deep")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
