@@ -7,6 +7,7 @@ its content.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import SecretError
 from chalicelib.observability import register_secret
+
+logger = logging.getLogger(__name__)
 
 # Fields of a JSON secret whose values are secret themselves (host, port and user names are not).
 _SENSITIVE_FIELDS = ("password", "url", "token", "secret", "key")
@@ -39,6 +42,7 @@ class SecretStore:
         with self._lock:
             if name in self._cache:
                 return self._cache[name]
+        logger.debug("reading a secret", extra={"secret_name": name})
         try:
             response = self._client.get_secret_value(SecretId=name)
         except ClientError as exc:

@@ -9,12 +9,15 @@ either. The webhook URL is a secret: it never appears in errors or logs.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import DeliveryError
+
+logger = logging.getLogger(__name__)
 
 _SECTION_LIMIT = 3000
 
@@ -111,6 +114,7 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
 def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> None:
     """POST one message; raise DeliveryError (transient for 429/5xx/network) on failure."""
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    logger.debug("posting a Slack message", extra={"payload_bytes": len(data)})  # never the URL: it is the secret
     request = urllib.request.Request(webhook_url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})  # noqa: S310
     # The URL comes from our own secret and is checked to be http(s) when read.
     try:
