@@ -15,10 +15,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.database import open_query
 from chalicelib.errors import EmptyResultError
 from chalicelib.observability import log_event, rows_progress
 from chalicelib.params import resolve_parameters, to_json_params
@@ -27,7 +26,9 @@ from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage, StoredFile
 from chalicelib.templates import RenderedQuery, RenderedSheet, ReportTemplate, parse_template, render_sheets, validate_report_name
-from chalicelib.workbook import SheetLayout, SheetSource, SheetSummary, WorkbookWriter
+
+if TYPE_CHECKING:
+    from chalicelib.workbook import SheetLayout, SheetSummary
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -76,6 +77,8 @@ def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
 
 
 def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
+    from chalicelib.workbook import SheetLayout
+
     options = template.options
     return SheetLayout(
         freeze_header=options.freeze is not False,
@@ -126,6 +129,11 @@ class ExportPipeline:
 
     def write_file(self, template: ReportTemplate, values: Mapping[str, Any], path: str, *, progress: ProgressCallback | None = None) -> WrittenFile:
         """Stream each sheet's rows into an .xlsx at ``path``, one query after another."""
+        # Imported here, not at the top: the API function never queries or writes a workbook, and
+        # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
+        from chalicelib.database import open_query
+        from chalicelib.workbook import SheetSource, WorkbookWriter
+
         sheets = self.render_sheets(template, values)  # every query renders before the database is touched
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
