@@ -25,6 +25,7 @@ REPORTS = Path(__file__).resolve().parent.parent.parent / "reports"
         "SELECT name FROM users WHERE name LIKE CONCAT('%%', %s, '%%') AND city IN (%s, %s)",
         "SELECT 'a /*! not a comment */ b', `odd -- name` FROM t -- a comment\n WHERE x = 1",
         "SELECT 1;",
+        "SELECT SLEEP(1) FROM dual",  # it only spends its own time, which the statement time limit bounds
     ],
 )
 def test_read_only_selects_pass(sql: str) -> None:
@@ -56,7 +57,6 @@ def test_read_only_selects_pass(sql: str) -> None:
         ("SELECT /*+ MAX_EXECUTION_TIME(0) */ * FROM orders", "optimizer hint"),
         ("SELECT 1 /*! ; DROP TABLE orders */", "executable comment"),
         ("SELECT 1 /*M!100000 , SLEEP(100) */", "executable comment"),
-        ("SELECT SLEEP(600)", "calls SLEEP()"),
         ("SELECT LOAD_FILE('/etc/passwd')", "calls LOAD_FILE()"),
         ("SELECT NEXTVAL(order_numbers)", "calls NEXTVAL()"),
         ("SELECT GET_LOCK('x', 60)", "calls GET_LOCK()"),
