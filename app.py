@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Chalice, Request, Response
 
-from chalicelib.errors import BadRequestError, ExportServiceError
+from chalicelib.errors import ExportServiceError
 from chalicelib.jobs import ExportJobs, history_query
+from chalicelib.observability import configure_logging
+from chalicelib.request_limits import parse_json_body
 from chalicelib.runtime import export_jobs
 from chalicelib.templates import validate_report_name
 
 app = Chalice(app_name="excel-export")
-app.log.setLevel(logging.INFO)
-logging.getLogger("chalicelib").setLevel(logging.INFO)
+configure_logging(app.log)
+# Chalice answers a Content-Type it was not told about with its own 415 body before our code runs;
+# every route accepts any type so the answer (and its JSON shape) is always ours.
+ANY_CONTENT_TYPE = ["*/*"]
 
 
 def error_response(exc: ExportServiceError) -> Response:
@@ -32,9 +35,12 @@ def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except ExportServiceError as exc:
-            if exc.status_code >= 500:
-                app.log.error("request failed: %s", exc.code)
+            level = logging.ERROR if exc.status_code >= 500 else logging.INFO
+            app.log.log(level, "request refused", extra={"status_code": exc.status_code, "error_code": exc.code, "field": exc.field})
             return error_response(exc)
+        except Exception:  # Chalice's own 500 body is not our error shape; the traceback stays in the log
+            app.log.exception("request failed unexpectedly")
+            return error_response(ExportServiceError("the request failed unexpectedly; see the service logs"))
 
     return wrapped
 
@@ -49,26 +55,22 @@ def current_request() -> Request:
 
 
 def json_body(request: Request) -> Any:
-    raw = request.raw_body or b""
-    try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequestError(f"request body is not valid JSON: {exc}", field="body", code="malformed_json") from None
+    return parse_json_body(request.raw_body, request.headers.get("content-type"))
 
 
-@app.route("/reports", methods=["GET"], api_key_required=True)
+@app.route("/reports", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def list_reports() -> dict[str, Any]:
     return {"reports": jobs().list_reports()}
 
 
-@app.route("/reports/{name}", methods=["GET"], api_key_required=True)
+@app.route("/reports/{name}", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def describe_report(name: str) -> dict[str, Any]:
     return jobs().describe_report(validate_report_name(name, "name"))
 
 
-@app.route("/exports", methods=["POST"], api_key_required=True, content_types=["application/json"])
+@app.route("/exports", methods=["POST"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def create_export() -> Response:
     request = current_request()
@@ -76,14 +78,14 @@ def create_export() -> Response:
     return Response(body=submission.body, status_code=submission.status_code, headers={"Location": submission.body["status_url"]})
 
 
-@app.route("/exports", methods=["GET"], api_key_required=True)
+@app.route("/exports", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def list_exports() -> dict[str, Any]:
     report, limit = history_query(current_request().query_params or {})
     return {"exports": jobs().history(report, limit)}
 
 
-@app.route("/exports/{export_id}", methods=["GET"], api_key_required=True)
+@app.route("/exports/{export_id}", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)

@@ -8,6 +8,7 @@ gets a server-side statement time limit (MySQL ``max_execution_time`` in ms, Mar
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -26,6 +27,7 @@ from chalicelib.templates import RenderedQuery
 _UNAVAILABLE_CODES = {1040, 1053, 2002, 2003, 2005, 2006, 2013, 2055}
 _TRANSIENT_QUERY_CODES = {1205, 1213}  # lock wait timeout, deadlock
 _NEAR_SQL = re.compile(r" near '.*", re.DOTALL)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class QueryResult:
 
 
 def connect(credentials: DatabaseCredentials, *, connect_timeout: int = 10) -> pymysql.connections.Connection[Any]:
+    # The credentials' repr leaves the password out; the fields are named so no one is tempted to log the object.
+    logger.debug("connecting", extra={"db_host": credentials.host, "db_port": credentials.port, "db_user": credentials.user})
     try:
         return pymysql.connect(
             host=credentials.host,

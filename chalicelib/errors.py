@@ -39,6 +39,16 @@ class ParameterError(BadRequestError):
     code = "invalid_parameter"
 
 
+class PayloadTooLargeError(BadRequestError):
+    status_code = 413
+    code = "body_too_large"
+
+
+class UnsupportedMediaTypeError(BadRequestError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class ConflictError(ExportServiceError):
     status_code = 409
     code = "conflict"

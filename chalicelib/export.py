@@ -15,18 +15,20 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.database import open_query
 from chalicelib.errors import EmptyResultError
+from chalicelib.observability import log_event, rows_progress
 from chalicelib.params import resolve_parameters, to_json_params
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage, StoredFile
 from chalicelib.templates import RenderedQuery, RenderedSheet, ReportTemplate, parse_template, render_sheets, validate_report_name
-from chalicelib.workbook import SheetLayout, SheetSource, SheetSummary, WorkbookWriter
+
+if TYPE_CHECKING:
+    from chalicelib.workbook import SheetLayout, SheetSummary
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -41,6 +43,7 @@ class WrittenFile:
     sheets: Sequence[SheetSummary]
     truncated_cells: int
     query_seconds: float
+    write_seconds: float = 0.0  # streaming rows from the cursor into the workbook, after the queries started
 
     @property
     def row_count(self) -> int:
@@ -56,6 +59,8 @@ class ExportResult:
     query_seconds: float
     total_seconds: float
     sheets: Sequence[SheetSummary] = ()
+    write_seconds: float = 0.0
+    upload_seconds: float = 0.0
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
@@ -72,6 +77,8 @@ def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
 
 
 def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
+    from chalicelib.workbook import SheetLayout
+
     options = template.options
     return SheetLayout(
         freeze_header=options.freeze is not False,
@@ -122,20 +129,31 @@ class ExportPipeline:
 
     def write_file(self, template: ReportTemplate, values: Mapping[str, Any], path: str, *, progress: ProgressCallback | None = None) -> WrittenFile:
         """Stream each sheet's rows into an .xlsx at ``path``, one query after another."""
+        # Imported here, not at the top: the API function never queries or writes a workbook, and
+        # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
+        from chalicelib.database import open_query
+        from chalicelib.workbook import SheetSource, WorkbookWriter
+
         sheets = self.render_sheets(template, values)  # every query renders before the database is touched
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
         query_seconds = 0.0
+        writing_started = time.monotonic()
         with WorkbookWriter(path, tmp_dir=os.path.dirname(path)) as writer:
             for sheet in sheets:
                 started = time.monotonic()
+                log_event("query_started", "query started", sheet=sheet.name, bound_values=len(sheet.query.args))
                 with open_query(
                     credentials, sheet.query, timeout_seconds=self.settings.statement_timeout_seconds, batch_rows=self.settings.fetch_batch_rows
                 ) as result:
                     query_seconds += time.monotonic() - started
-                    rows = result.rows if progress is None else _reporting(result.rows, sheet.name, progress)
+                    rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=sheet.name, every_seconds=self.settings.rows_log_seconds)
+                    rows = rows if progress is None else _reporting(rows, sheet.name, progress)
                     writer.add_sheet(SheetSource(name=sheet.name, columns=result.columns, rows=rows, layout=layout))
-        written = WrittenFile(sheets=tuple(writer.sheets), truncated_cells=writer.truncated_cells, query_seconds=query_seconds)
+        write_seconds = time.monotonic() - writing_started - query_seconds
+        written = WrittenFile(
+            sheets=tuple(writer.sheets), truncated_cells=writer.truncated_cells, query_seconds=query_seconds, write_seconds=write_seconds
+        )
         if written.row_count == 0 and template.options.on_empty == "fail":
             raise EmptyResultError("the query returned no rows (the report says on_empty: fail)")
         return written
@@ -156,7 +174,10 @@ class ExportPipeline:
         with tempfile.TemporaryDirectory(prefix="export-", dir=self.settings.tmp_dir) as work_dir:
             path = os.path.join(work_dir, "export.xlsx")
             written = self.write_file(template, values, path, progress=progress)
+            upload_started = time.monotonic()
             stored = self.storage.upload_export(path, key, file_name=file_name, content_type=XLSX_CONTENT_TYPE)
+            upload_seconds = time.monotonic() - upload_started
+        log_event("uploaded", "file uploaded", size_bytes=stored.size_bytes, upload_seconds=round(upload_seconds, 3))
         return ExportResult(
             row_count=written.row_count,
             truncated_cells=written.truncated_cells,
@@ -165,4 +186,6 @@ class ExportPipeline:
             query_seconds=written.query_seconds,
             total_seconds=time.monotonic() - started,
             sheets=written.sheets,
+            write_seconds=written.write_seconds,
+            upload_seconds=upload_seconds,
         )

@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib import slack
+from chalicelib import metrics, slack
 from chalicelib.coordination import Claim, Coordinator, Heartbeat, export_key, iso, parse_iso, utc_now
 from chalicelib.errors import BadRequestError, ConflictError, DeliveryError, ExportServiceError, NotFoundError
 from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
 from chalicelib.links import LinkMaker
+from chalicelib.observability import log_context, log_event
 from chalicelib.params import to_json_params
 from chalicelib.retry import RetryPolicy, run_with_retries
 from chalicelib.secrets import SecretStore
@@ -159,6 +160,7 @@ class ExportJobs:
         self.coordinator = coordinator
         self.policy = policy
         self.dispatcher = dispatcher or ThreadDispatcher(self.run)
+        self.stage = pipeline.settings.stage
         # Conditional writes make claims atomic in S3; this lock only serialises claims made by
         # one process (chalice local), because the local S3 endpoint checks and writes in two steps.
         self._claim_lock = threading.Lock()
@@ -222,17 +224,20 @@ class ExportJobs:
         if not isinstance(refresh, bool):
             raise BadRequestError("refresh must be true or false", field="refresh")
         key = export_key(template.name, template.body, params, "xlsx")
+        who: dict[str, Any] = {"report": template.name, "requested_by": requested_by, "deploy_stage": self.stage}
         if not refresh:
             cached = self._cached(key, self._cache_ttl(template))
             if cached is not None:
+                log_event("cached", "answered from the cache", export_id=cached["export_id"], **who)
                 return Submission(200, {**cached, "cached": True, "status_url": _status_url(cached["export_id"])})
         export_id = new_export_id(now)
         with self._claim_lock:
             claim = self.coordinator.claim(key, export_id)
         if isinstance(claim, str):
-            logger.info("export joined one in flight", extra={"export_id": claim, "report": template.name})
+            log_event("joined", "joined an identical export in flight", export_id=claim, **who)
             current = self.storage.get_status(claim)
             return Submission(202, _accepted(claim, str(current.get("status", "queued")), deduplicated=True))
+        log_event("claimed", "claimed the export", export_id=export_id, taken_over_from=claim.taken_over_from or None, **who)
         self._retire_lost_export(claim)
         status: dict[str, Any] = {
             "export_id": export_id,
@@ -250,7 +255,7 @@ class ExportJobs:
         self.coordinator.index(template.name, export_id)
         if dispatch:
             self._dispatch(status)
-        logger.info("export queued", extra={"export_id": export_id, "report": template.name})
+        log_event("accepted", "export accepted", export_id=export_id, **who)
         return Submission(202, _accepted(export_id, "queued"))
 
     def _dispatch(self, status: dict[str, Any]) -> None:
@@ -330,9 +335,16 @@ class ExportJobs:
         except NotFoundError:
             logger.error("worker got an unknown export", extra={"export_id": export_id})
             raise
+        with log_context(export_id=export_id, report=status.get("report"), requested_by=status.get("requested_by"), deploy_stage=self.stage):
+            return self._run(status, progress, notify)
+
+    def _run(self, status: dict[str, Any], progress: ProgressCallback | None, notify: bool) -> dict[str, Any]:
+        export_id = str(status["export_id"])
         if status.get("status") in FINISHED:
-            logger.info("export already finished", extra={"export_id": export_id})
+            log_event("finished_before", "export already finished; nothing to do")
             return status
+        started = time.monotonic()
+        log_event("running", "worker started", attempts=int(status.get("attempts") or 0))
         key = str(status.get("export_key", ""))
         status.update(status="running", started_at=iso(utc_now()))
         self.storage.put_status(status)
@@ -340,10 +352,11 @@ class ExportJobs:
             try:
                 run_with_retries(lambda attempt: self._attempt(status, attempt, progress), self.policy.retry)
             except ExportServiceError as exc:
-                self._fail(status, {**exc.to_dict(), "attempts": status.get("attempts")})
+                self._fail(status, {**exc.to_dict(), "attempts": status.get("attempts")}, duration=time.monotonic() - started)
             except Exception:  # the worker must always leave a final status and tell someone
                 logger.exception("export crashed", extra={"export_id": export_id})
-                self._fail(status, {"code": "internal_error", "message": "the export failed unexpectedly; see the worker logs"})
+                error = {"code": "internal_error", "message": "the export failed unexpectedly; see the worker logs"}
+                self._fail(status, error, duration=time.monotonic() - started)
         if status["status"] == "succeeded":
             self.coordinator.remember_success(key, export_id, str(status["finished_at"]))
         self.coordinator.release(key, export_id)
@@ -386,18 +399,45 @@ class ExportJobs:
         if _skips_notification(template, result):
             status["notify_skipped"] = "no rows (the report says on_empty: skip)"
         self.storage.put_status(status)
-        logger.info("export succeeded", extra={"export_id": status["export_id"], "rows": result.row_count})
+        timings: dict[str, Any] = {
+            "duration_seconds": round(result.total_seconds, 3),
+            "query_seconds": round(result.query_seconds, 3),
+            "write_seconds": round(result.write_seconds, 3),
+            "upload_seconds": round(result.upload_seconds, 3),
+        }
+        size = result.stored.size_bytes
+        log_event("succeeded", "export succeeded", rows=result.row_count, size_bytes=size, rows_per_second=round(rate, 1), **timings)
+        metrics.export_succeeded(
+            stage=self.stage,
+            report=template.name,
+            rows=result.row_count,
+            size_bytes=result.stored.size_bytes,
+            duration=result.total_seconds,
+            query_time=result.query_seconds,
+            write_time=result.write_seconds,
+        )
 
-    def _fail(self, status: dict[str, Any], error: dict[str, Any]) -> None:
+    def _fail(self, status: dict[str, Any], error: dict[str, Any], *, duration: float = 0.0) -> None:
         status.update(status="failed", error=error, finished_at=iso(utc_now()))
         self.storage.put_status(status)
-        logger.warning("export failed", extra={"export_id": status["export_id"], "error_code": error.get("code")})
+        fields = {"export_id": status["export_id"], "report": status.get("report"), "requested_by": status.get("requested_by")}
+        log_event(
+            "failed",
+            "export failed",
+            level=logging.WARNING,
+            error_code=error.get("code"),
+            attempts=status.get("attempts"),
+            duration_seconds=round(duration, 3),
+            **fields,
+        )
+        metrics.export_failed(stage=self.stage, report=str(status.get("report")), duration=duration)
 
     def _notify(self, status: dict[str, Any]) -> None:
         if status.get("notify_skipped"):
             status["notified"] = False
             self.storage.put_status(status)
             return
+        started = time.monotonic()
         try:
             # Inside the try: a link that cannot be signed (signing key not filled in) is a
             # notification failure recorded on the export, not a crash after a finished export.
@@ -408,9 +448,12 @@ class ExportJobs:
                 payload = slack.failure_message(status)
             self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
             status.update(notified=True, notify_error=None)
+            log_event("notified", "Slack message delivered", slack_seconds=round(time.monotonic() - started, 3))
         except ExportServiceError as exc:
             status.update(notified=False, notify_error=exc.message)
-            logger.warning("slack notification failed", extra={"export_id": status["export_id"], "error_code": exc.code})
+            took = round(time.monotonic() - started, 3)
+            log_event("notify_failed", "Slack message not delivered", level=logging.WARNING, error_code=exc.code, slack_seconds=took)
+            metrics.slack_delivery_failed(stage=self.stage, report=str(status.get("report")))
         self.storage.put_status(status)
 
 

@@ -23,6 +23,12 @@ _RELATIVE_OFFSET = re.compile(r"^today\s*([+-])\s*(\d{1,4})\s*([dw])$")
 _LIST_SHORTHAND = re.compile(r"^list\[(\w+)\]$")
 _MAX_LIST_ITEMS = 1000
 _MAX_STRING_LENGTH = 1000
+# More values than any report declares is a mistake or an attack; refused before each is looked at.
+MAX_PARAMETERS = 50
+# BIGINT's range: larger integers would reach the server as DECIMAL or DOUBLE and compare oddly.
+_INTEGER_RANGE = (-(2**63), 2**63 - 1)
+# DECIMAL(65, 30) is the widest MySQL column; a wider number cannot equal anything stored.
+_DECIMAL_DIGITS = 65
 
 
 class DeclarationError(ValueError):
@@ -180,6 +186,9 @@ def resolve_parameters(specs: Mapping[str, ParameterSpec], supplied: Any, *, tod
         supplied = {}
     if not isinstance(supplied, Mapping):
         raise ParameterError("params must be a JSON object", field="params")
+    if len(supplied) > MAX_PARAMETERS:
+        message = f"params has {len(supplied)} entries; at most {MAX_PARAMETERS} are accepted (the report declares {len(specs)})"
+        raise ParameterError(message, field="params", code="too_many_parameters")
     for name in supplied:
         if name not in specs:
             known = ", ".join(sorted(specs)) or "none"
@@ -268,6 +277,13 @@ def _to_string(value: Any, _today: dt.date | None) -> str | None:
 
 
 def _to_integer(value: Any, _today: dt.date | None) -> int | None:
+    result = _integer(value)
+    if result is None or not _INTEGER_RANGE[0] <= result <= _INTEGER_RANGE[1]:
+        return None
+    return result
+
+
+def _integer(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -288,7 +304,9 @@ def _to_decimal(value: Any, _today: dt.date | None) -> Decimal | None:
         result = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    return result if result.is_finite() else None
+    if not result.is_finite() or len(result.as_tuple().digits) > _DECIMAL_DIGITS or abs(result.adjusted()) > _DECIMAL_DIGITS:
+        return None
+    return result
 
 
 def _to_boolean(value: Any, _today: dt.date | None) -> bool | None:
@@ -354,8 +372,8 @@ _COERCERS = {
 
 _TYPE_DESCRIPTIONS = {
     "string": f"a string of at most {_MAX_STRING_LENGTH} characters",
-    "integer": "an integer",
-    "decimal": "a decimal number",
+    "integer": f"an integer from {_INTEGER_RANGE[0]} to {_INTEGER_RANGE[1]}",
+    "decimal": f"a decimal number of at most {_DECIMAL_DIGITS} digits",
     "boolean": "true or false",
     "date": "a date (YYYY-MM-DD, or today, yesterday, today-7d, month_start, last_month_start, last_month_end)",
     "datetime": "a datetime (YYYY-MM-DDTHH:MM[:SS], without time zone) or a relative date",

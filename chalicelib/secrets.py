@@ -7,6 +7,7 @@ its content.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import SecretError
+from chalicelib.observability import register_secret
+
+logger = logging.getLogger(__name__)
+
+# Fields of a JSON secret whose values are secret themselves (host, port and user names are not).
+_SENSITIVE_FIELDS = ("password", "url", "token", "secret", "key")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class SecretStore:
         with self._lock:
             if name in self._cache:
                 return self._cache[name]
+        logger.debug("reading a secret", extra={"secret_name": name})
         try:
             response = self._client.get_secret_value(SecretId=name)
         except ClientError as exc:
@@ -45,6 +53,7 @@ class SecretStore:
         value = response.get("SecretString")
         if not value:
             raise SecretError(f"secret {name!r} has no string value")
+        _register(str(value))
         with self._lock:
             self._cache[name] = value
         return str(value)
@@ -94,3 +103,17 @@ class SecretStore:
         """Every secret value read so far (for leak checks in tests and log scrubbing)."""
         with self._lock:
             return list(self._cache.values())
+
+
+def _register(value: str) -> None:
+    """Tell the log formatter about a secret, and about each sensitive field of a JSON one."""
+    register_secret(value)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        register_secret(value.strip())
+        return
+    if isinstance(parsed, dict):
+        for field_name, field_value in parsed.items():
+            if isinstance(field_value, str) and any(marker in str(field_name).lower() for marker in _SENSITIVE_FIELDS):
+                register_secret(field_value)

@@ -42,6 +42,7 @@ class Settings:
     retry_base_ms: int = 1000
     retry_max_ms: int = 20_000
     retention_days: int = 30
+    rows_log_seconds: float = 10.0  # how often a running export logs rows so far and rows/s
 
     @property
     def worker_function_name(self) -> str:
@@ -86,6 +87,7 @@ class Settings:
             retry_base_ms=reader.integer("RETRY_BASE_MS", 1000, 0, 60_000),
             retry_max_ms=reader.integer("RETRY_MAX_MS", 20_000, 0, 300_000),
             retention_days=reader.integer("EXPORT_RETENTION_DAYS", 30, 1, 3650),
+            rows_log_seconds=reader.integer("ROWS_LOG_SECONDS", 10, 1, 3600),
         )
         if settings.cloudfront_domain and not (settings.cloudfront_key_pair_id and settings.cloudfront_key_secret_name):
             # The distribution only serves signed URLs (trusted key group): an unsigned link would be a 403.

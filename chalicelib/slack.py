@@ -1,13 +1,15 @@
 """Slack messages: Block Kit payloads built from export results (pure), and webhook delivery.
 
 Everything taken from a request is escaped for Slack mrkdwn (``&``, ``<``, ``>``) so a parameter
-can neither mention ``<!channel>`` nor forge a link. The webhook URL is a secret: it never
-appears in errors or logs.
+can neither mention ``<!channel>`` nor forge a link, and every mrkdwn text is ``verbatim``: Slack
+then does not turn a bare ``@channel``, ``#channel`` or URL in a value into a mention or a link
+either. The webhook URL is a secret: it never appears in errors or logs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -15,11 +17,17 @@ from typing import Any
 
 from chalicelib.errors import DeliveryError
 
+logger = logging.getLogger(__name__)
+
 _SECTION_LIMIT = 3000
 
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
@@ -72,14 +80,14 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
         "text": _clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'})"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(facts)}},
+            {"type": "section", "text": _mrkdwn(_clip(facts))},
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(f"*{file_name}*\nThe link expires {expires_at}.")},
+                "text": _mrkdwn(_clip(f"*{file_name}*\nThe link expires {expires_at}.")),
                 # A button carries the URL verbatim: no mrkdwn escaping can mangle a signed query string.
                 "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Download"}, "url": download_url, "action_id": "download"},
             },
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"export `{escape(str(status['export_id']))}`"}]},
+            {"type": "context", "elements": [_mrkdwn(f"export `{escape(str(status['export_id']))}`")]},
         ],
     }
 
@@ -96,9 +104,9 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export failed: {status.get('title') or status['report']}", 150)}},
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(f"*Parameters:* {params}\n*Error:* `{code}` {summary}")},
+                "text": _mrkdwn(_clip(f"*Parameters:* {params}\n*Error:* `{code}` {summary}")),
             },
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"export `{escape(str(status['export_id']))}`"}]},
+            {"type": "context", "elements": [_mrkdwn(f"export `{escape(str(status['export_id']))}`")]},
         ],
     }
 
@@ -106,6 +114,7 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
 def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> None:
     """POST one message; raise DeliveryError (transient for 429/5xx/network) on failure."""
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    logger.debug("posting a Slack message", extra={"payload_bytes": len(data)})  # never the URL: it is the secret
     request = urllib.request.Request(webhook_url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})  # noqa: S310
     # The URL comes from our own secret and is checked to be http(s) when read.
     try:

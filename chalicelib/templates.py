@@ -4,7 +4,8 @@ A template is ``<name>.sql``: a Jinja comment ``{#--- ... ---#}`` holding a YAML
 description, params, layout options...), then the SQL: one query, or several, each after a marker
 line ``-- sheet: <Sheet name>`` and written to its own sheet, all sharing the parameters. Rendering never pastes a value into SQL text: every
 ``{{ expression }}`` becomes a driver placeholder (``%s``, or ``%s, %s, ...`` for a list) and its
-value goes to the bound-argument list. Rendering runs in Jinja2's sandbox with no loader, so a
+value goes to the bound-argument list, and the result must be one read-only SELECT (sqlcheck.py).
+Rendering runs in Jinja2's sandbox with no loader, so a
 template can neither reach Python internals nor include other files. Pure logic, no I/O.
 """
 
@@ -27,6 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from chalicelib.errors import BadRequestError, TemplateError
 from chalicelib.params import DeclarationError, ParameterSpec, parse_declaration, to_json_params
 from chalicelib.report_options import OPTION_KEYS, OptionError, ReportOptions, parse_options
+from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query
 
 REPORT_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 _HEADER = re.compile(r"\A\{#---[ \t]*\n(?P<yaml>.*?)\n---#\}", re.DOTALL)
@@ -310,6 +312,12 @@ def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, An
     sql = text.replace("%", "%%").replace(_PLACEHOLDER_MARK, "%s").strip()
     if not sql:
         raise TemplateError(f"the query of sheet {sheet.name!r} renders empty", source=template.file_name, line=sheet.line)
+    # Every path to the database renders here (export, check, EXPLAIN), so this is where a query
+    # that is not one read-only SELECT is stopped.
+    try:
+        check_read_only_query(sql)
+    except UnsafeQueryError as exc:
+        raise TemplateError(f"sheet {sheet.name!r}: {exc}", source=template.file_name, line=sheet.line) from None
     return RenderedQuery(sql=sql, args=tuple(binder.args))
 
 

@@ -45,6 +45,7 @@ class StackConfig:
     slack_port: int
     api_port: int
     s3_fault_proxy_port: int | None = None  # when set, the API reaches S3 through a fault-injecting proxy
+    log_level: str = "INFO"  # the API's LOG_LEVEL; the tests run it at DEBUG to prove no secret is logged even then
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -56,6 +57,7 @@ class StackConfig:
             slack_port=int(env.get("SLACK_PORT", "9000")),
             api_port=int(env.get("API_PORT", "8000")),
             s3_fault_proxy_port=int(env["S3_FAULT_PROXY_PORT"]) if env.get("S3_FAULT_PROXY_PORT") else None,
+            log_level=env.get("LOG_LEVEL", "INFO"),
         )
 
     @property
@@ -69,6 +71,11 @@ class StackConfig:
     @property
     def slack_url(self) -> str:
         return f"http://127.0.0.1:{self.slack_port}"
+
+    @property
+    def api_log(self) -> Path:
+        """Everything the API process (chalice local and its worker threads) printed."""
+        return self.directory / "logs" / "api.log"
 
     @property
     def socket_path(self) -> Path:
@@ -367,7 +374,7 @@ def start_fault_proxy(config: StackConfig) -> None:
 def api_environment(config: StackConfig) -> dict[str, str]:
     tmp = config.directory / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    environment = {**config.aws_environment(), "EXPORT_TMP_DIR": str(tmp), "PYTHONUNBUFFERED": "1"}
+    environment = {**config.aws_environment(), "EXPORT_TMP_DIR": str(tmp), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": config.log_level}
     if config.s3_fault_proxy_port is not None:
         environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{config.s3_fault_proxy_port}"
     return environment

@@ -23,6 +23,8 @@ def _test_config() -> stack.StackConfig:
         "SLACK_PORT": os.environ.get("TEST_SLACK_PORT", "19000"),
         "API_PORT": os.environ.get("TEST_API_PORT", "18000"),
         "S3_FAULT_PROXY_PORT": os.environ.get("TEST_S3_FAULT_PROXY_PORT", str(int(os.environ.get("TEST_S3_PORT", "15000")) + 1)),
+        # The most a developer could turn on: the secret-leak test reads what the API logged at DEBUG.
+        "LOG_LEVEL": "DEBUG",
     }
     return stack.StackConfig.from_environment(env)
 

@@ -125,3 +125,15 @@ def test_a_file_name_the_service_would_refuse(tmp_path: Path) -> None:
     result = run_cli(["reports", "check", "--source", str(tmp_path)])
     assert result.exit_code == 1
     assert "Orders Report.sql:1: error: the file name must be 1-64 characters of a-z, 0-9, '_' or '-', then .sql" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("DELETE FROM orders WHERE created_at < {{ day }}\n", "the statement is DELETE"),
+        ("SELECT 1 FROM orders WHERE created_at >= {{ day }}; DROP TABLE orders\n", "the query holds 2 statements"),
+        ("SELECT * FROM orders WHERE created_at >= {{ day }} FOR UPDATE\n", "the query takes row locks"),
+    ],
+)
+def test_a_query_that_is_not_one_read_only_select(tmp_path: Path, query: str, reason: str) -> None:
+    assert_error(tmp_path, GOOD_HEADER + query, 1, f"sheet 'Orders': {reason}")

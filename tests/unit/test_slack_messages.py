@@ -45,3 +45,29 @@ def test_human_sizes() -> None:
     assert slack.human_size(512) == "512 B"
     assert slack.human_size(2048) == "2.0 KB"
     assert slack.human_size(5 * 1024**3) == "5.0 GB"
+
+
+def every_text_object(node: object) -> list[dict[str, object]]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") in ("mrkdwn", "plain_text") else []
+        return found + [item for value in node.values() for item in every_text_object(value)]
+    if isinstance(node, list):
+        return [item for value in node for item in every_text_object(value)]
+    return []
+
+
+def test_no_request_value_can_become_a_mention_or_a_link_anywhere_in_a_message() -> None:
+    hostile = "<!channel> <!here|here> <@U024BE7LH> <#C024BE7LR> <https://evil.example|click> @channel"
+    status = {
+        **STATUS,
+        "title": hostile,
+        "params": {"a": hostile, "b": [hostile]},
+        "file_name": hostile,
+        "sheets": [{"name": hostile, "row_count": 1}] * 2,
+    }
+    failed = {**status, "error": {"code": hostile, "message": hostile}}
+    for message in (slack.success_message(status, download_url="https://x.invalid", expires_at="soon"), slack.failure_message(failed)):
+        for text in [message["text"], *(str(item["text"]) for item in every_text_object(message["blocks"]) if item["type"] == "mrkdwn")]:
+            assert "<" not in text and ">" not in text, text
+        # Slack does not parse plain_text for mentions; mrkdwn texts are verbatim so a bare @channel stays text.
+        assert all(item.get("verbatim") is True for item in every_text_object(message["blocks"]) if item["type"] == "mrkdwn")
