@@ -9,14 +9,14 @@ gets a server-side statement time limit (MySQL ``max_execution_time`` in ms, Mar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 import pymysql
 import pymysql.cursors
-from pymysql.constants import CLIENT
+from pymysql.constants import CLIENT, FIELD_TYPE
 
 from chalicelib.errors import DatabaseError, DatabaseUnavailableError, QueryError
 from chalicelib.secrets import DatabaseCredentials
@@ -28,11 +28,25 @@ _TRANSIENT_QUERY_CODES = {1205, 1213}  # lock wait timeout, deadlock
 _NEAR_SQL = re.compile(r" near '.*", re.DOTALL)
 
 
+_BINARY_CHARSET = 63  # MySQL's "binary" collation id; numbers and dates carry it too, so only string types count
+_STRING_TYPES = {
+    FIELD_TYPE.STRING,
+    FIELD_TYPE.VAR_STRING,
+    FIELD_TYPE.VARCHAR,
+    FIELD_TYPE.BLOB,
+    FIELD_TYPE.TINY_BLOB,
+    FIELD_TYPE.MEDIUM_BLOB,
+    FIELD_TYPE.LONG_BLOB,
+    FIELD_TYPE.GEOMETRY,
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     type_code: int
     scale: int
+    binary: bool = False  # bytes, not text: the driver returns ``bytes`` for these columns
 
 
 @dataclass
@@ -84,19 +98,28 @@ def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeou
             cursor.execute(query.sql, query.args)
         except pymysql.err.MySQLError as exc:
             raise _wrap(exc, "the query failed") from None
-        columns = describe_columns(cursor.description or ())
+        columns = describe_columns(cursor.description or (), _charsets(cursor))
         yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
     finally:
         with suppress(pymysql.err.MySQLError):
             connection.close()
 
 
-def describe_columns(description: Any) -> list[Column]:
+def describe_columns(description: Any, charsets: Sequence[int] = ()) -> list[Column]:
+    """Column names and type codes from the DB-API description; charsets tell BLOB from TEXT."""
     columns = []
-    for entry in description:
+    for index, entry in enumerate(description):
         name, type_code, _display, _size, _precision, scale, _null_ok = entry
-        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0)))
+        binary = type_code in _STRING_TYPES and index < len(charsets) and charsets[index] == _BINARY_CHARSET
+        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0), binary=binary))
     return columns
+
+
+def _charsets(cursor: pymysql.cursors.SSCursor) -> list[int]:
+    # The DB-API description has no charset, and BLOB and TEXT share one type code; pymysql keeps
+    # the server's field packets on the result it is reading.
+    result = getattr(cursor, "_result", None)
+    return [int(getattr(field, "charsetnr", 0)) for field in getattr(result, "fields", None) or ()]
 
 
 def _stream(cursor: pymysql.cursors.SSCursor, batch_rows: int) -> Iterator[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain, islice
 from typing import Any
 
 import xlsxwriter
@@ -24,9 +25,14 @@ from xlsxwriter.worksheet import Worksheet
 from chalicelib.database import Column
 
 EXCEL_MAX_ROWS = 1_048_576
+DATA_ROWS_PER_SHEET = EXCEL_MAX_ROWS - 1  # below the header row
 EXCEL_MAX_STRING = 32_767
 TRUNCATION_MARKER = "…[truncated]"
 _MAX_SAFE_INTEGER = 2**53
+_EXCEL_DIGITS = 15
+_MAX_HEX_BYTES = 64
+_ONE_DAY = dt.timedelta(days=1)
+_PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
 _WIDTH_SAMPLE_ROWS = 500
 _MAX_WIDTH = 60
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -44,6 +50,8 @@ CellWriter = Callable[[Worksheet, int, int, Any], None]
 class WorkbookSummary:
     row_count: int
     truncated_cells: int
+    numbers_as_text: int = 0
+    sheet_names: list[str] = field(default_factory=list)
 
 
 def excel_sheet_name(name: str) -> str:
@@ -57,8 +65,10 @@ class _Formats:
         self.header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#F2F2F2"})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        # Excel shows at most milliseconds; the cell value itself keeps the microseconds.
         self.datetime_fraction = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
         self.time = workbook.add_format({"num_format": "[h]:mm:ss"})
+        self.time_fraction = workbook.add_format({"num_format": "[h]:mm:ss.000"})
         self.integer = workbook.add_format({"num_format": "0"})
         self._workbook = workbook
         self._decimals: dict[int, Format] = {}
@@ -70,42 +80,89 @@ class _Formats:
         return self._decimals[scale]
 
 
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def excel_text(text: str) -> tuple[str, bool]:
+    """Text that fits one Excel cell (32,767 UTF-16 units), with a visible marker when cut."""
+    # A string of at most half the limit cannot exceed it even if every character is an emoji.
+    if len(text) <= EXCEL_MAX_STRING // 2 or _utf16_length(text) <= EXCEL_MAX_STRING:
+        return text, False
+    keep = EXCEL_MAX_STRING - _utf16_length(TRUNCATION_MARKER)
+    # Cutting the UTF-16 bytes and dropping a half surrogate pair never splits an emoji.
+    cut = text.encode("utf-16-le")[: 2 * keep].decode("utf-16-le", errors="ignore")
+    return cut + TRUNCATION_MARKER, True
+
+
+def binary_text(value: bytes | bytearray) -> str:
+    """BLOB/BINARY values: short ones as hex (ids, hashes), long ones as their size."""
+    return "0x" + value.hex() if len(value) <= _MAX_HEX_BYTES else f"<{len(value):,} bytes>"
+
+
+def time_text(value: dt.timedelta) -> str:
+    """A TIME as MySQL prints it, for values Excel cannot show (negative durations)."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    micros = abs(value) // dt.timedelta(microseconds=1)
+    seconds, micro = divmod(micros, 1_000_000)
+    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{text}.{micro:06d}" if micro else text
+
+
 class _ColumnWriters:
-    """Typed cell writers; each tolerates values of an unexpected Python type by writing text."""
+    """Typed cell writers chosen once per column; a value of an unexpected Python type becomes text."""
 
     def __init__(self, formats: _Formats) -> None:
         self.formats = formats
         self.truncated_cells = 0
+        self.numbers_as_text = 0
+        self._noted: set[tuple[str, int]] = set()
 
     def for_column(self, column: Column) -> CellWriter:
-        if column.type_code in _INTEGER_TYPES:
-            return self.integer
-        if column.type_code in _DECIMAL_TYPES:
+        code = column.type_code
+        if code in _DECIMAL_TYPES:
             number_format = self.formats.decimal(column.scale)
             return lambda sheet, row, col, value: self.decimal(sheet, row, col, value, number_format)
-        if column.type_code in _FLOAT_TYPES:
-            return self.floating
-        if column.type_code in _DATE_TYPES:
-            return self.date
-        if column.type_code in _DATETIME_TYPES:
-            return self.datetime
-        if column.type_code == FIELD_TYPE.TIME:
-            return self.time
-        if column.type_code == FIELD_TYPE.BIT:
-            return self.bit
-        return self.text
+        if code in _DATETIME_TYPES:
+            datetime_format = self.formats.datetime_fraction if 0 < column.scale <= 6 else self.formats.datetime
+            return lambda sheet, row, col, value: self.datetime(sheet, row, col, value, datetime_format)
+        if code == FIELD_TYPE.TIME:
+            time_format = self.formats.time_fraction if 0 < column.scale <= 6 else self.formats.time
+            return lambda sheet, row, col, value: self.time(sheet, row, col, value, time_format)
+        if column.binary:
+            return self.binary
+        simple: dict[int, CellWriter] = {
+            **dict.fromkeys(_INTEGER_TYPES, self.integer),
+            **dict.fromkeys(_FLOAT_TYPES, self.floating),
+            **dict.fromkeys(_DATE_TYPES, self.date),
+            FIELD_TYPE.BIT: self.bit,
+        }
+        return simple.get(code, self.text)
 
     def integer(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, int) and abs(value) < _MAX_SAFE_INTEGER:
+        if isinstance(value, int) and -_MAX_SAFE_INTEGER < value < _MAX_SAFE_INTEGER:
             sheet.write_number(row, col, value)
+        elif isinstance(value, int):
+            self.number_as_text(sheet, row, col, value)
         else:
-            self.text(sheet, row, col, value)  # Excel would round integers beyond 2^53
+            self.text(sheet, row, col, value)
 
     def decimal(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
-        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= 15:
+        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= _EXCEL_DIGITS:
             sheet.write_number(row, col, float(value), number_format)
+        elif isinstance(value, Decimal) and value.is_finite():
+            self.number_as_text(sheet, row, col, value)
         else:
-            self.text(sheet, row, col, value)  # beyond Excel's 15 significant digits: keep every digit
+            self.text(sheet, row, col, value)
+
+    def number_as_text(self, sheet: Worksheet, row: int, col: int, value: int | Decimal) -> None:
+        """Excel keeps 15 significant digits: longer numbers are text, so no digit is lost."""
+        sheet.write_string(row, col, str(value))
+        self.numbers_as_text += 1
+        if (sheet.name, col) not in self._noted:
+            self._noted.add((sheet.name, col))
+            # constant_memory has flushed the header row by now: the note goes on the first such cell.
+            sheet.write_comment(row, col, _PRECISION_NOTE, {"x_scale": 2, "y_scale": 1.5})
 
     def floating(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
         if isinstance(value, (int, float)) and math.isfinite(value):
@@ -116,37 +173,42 @@ class _ColumnWriters:
     def date(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
         if isinstance(value, dt.date):
             sheet.write_datetime(row, col, value, self.formats.date)
-        # Anything else (a zero date '0000-00-00' comes back as text) is left empty.
+        # Anything else is a zero or invalid date ('0000-00-00' comes back as text): left empty.
 
-    def datetime(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def datetime(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
         if isinstance(value, dt.datetime):
-            value = value.replace(tzinfo=None)
-            number_format = self.formats.datetime_fraction if value.microsecond else self.formats.datetime
-            sheet.write_datetime(row, col, value, number_format)
+            sheet.write_datetime(row, col, value.replace(tzinfo=None) if value.tzinfo else value, number_format)
         elif isinstance(value, dt.date):
             sheet.write_datetime(row, col, value, self.formats.date)
+        # '0000-00-00 00:00:00' comes back as text: left empty.
 
-    def time(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, dt.timedelta):
-            sheet.write_number(row, col, value.total_seconds() / 86400, self.formats.time)
+    def time(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
+        if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):
+            sheet.write_number(row, col, value / _ONE_DAY, number_format)
+        elif isinstance(value, dt.timedelta):
+            sheet.write_string(row, col, time_text(value))  # Excel shows ##### for a negative time
         else:
             self.text(sheet, row, col, value)
 
     def bit(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
-            sheet.write_number(row, col, int.from_bytes(value, "big"))
+            self.integer(sheet, row, col, int.from_bytes(value, "big"))
         else:
             self.integer(sheet, row, col, value)
 
-    def text(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def binary(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
-            text = "0x" + value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
+            sheet.write_string(row, col, binary_text(value))
         else:
-            text = str(value)
-        if len(text) > EXCEL_MAX_STRING:
-            text = text[: EXCEL_MAX_STRING - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
-            self.truncated_cells += 1
-        sheet.write_string(row, col, text)
+            self.text(sheet, row, col, value)
+
+    def text(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+        if value.__class__ is not str:
+            value = binary_text(value) if isinstance(value, (bytes, bytearray)) else str(value)
+        if len(value) > EXCEL_MAX_STRING // 2:
+            value, truncated = excel_text(value)
+            self.truncated_cells += truncated
+        sheet.write_string(row, col, value)
 
 
 def _column_width(column: Column, longest_value: int) -> float:
@@ -179,12 +241,20 @@ class SheetSource:
 class SheetSummary:
     name: str
     row_count: int
+    # Every sheet the source filled: more than one when it passed Excel's row limit.
+    sheet_names: list[str] = field(default_factory=list)
 
 
 class WorkbookWriter:
-    """An .xlsx file written sheet after sheet, each sheet streamed row by row (constant_memory)."""
+    """An .xlsx file written sheet after sheet, each sheet streamed row by row (constant_memory).
 
-    def __init__(self, path: str, *, tmp_dir: str) -> None:
+    A source longer than ``rows_per_sheet`` data rows continues on ``<name> (2)``, ``(3)``...
+    with the header repeated: XlsxWriter silently drops rows past Excel's limit.
+    """
+
+    def __init__(self, path: str, *, tmp_dir: str, rows_per_sheet: int = DATA_ROWS_PER_SHEET) -> None:
+        if not 0 < rows_per_sheet <= DATA_ROWS_PER_SHEET:
+            raise ValueError(f"rows_per_sheet must be between 1 and {DATA_ROWS_PER_SHEET:,}")
         self._workbook = xlsxwriter.Workbook(
             path,
             {
@@ -195,6 +265,7 @@ class WorkbookWriter:
                 "strings_to_numbers": False,
             },
         )
+        self._rows_per_sheet = rows_per_sheet
         self._formats = _Formats(self._workbook)
         self._writers = _ColumnWriters(self._formats)
         self._sheet_names: set[str] = set()
@@ -203,48 +274,63 @@ class WorkbookWriter:
     def __enter__(self) -> WorkbookWriter:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        # After a failure (a guard stopped the export, the database went away) assembling the
+        # file would only spend more /tmp and time on something nobody will download.
+        if exc_type is None:
+            self.close()
 
     @property
     def truncated_cells(self) -> int:
         return self._writers.truncated_cells
 
+    @property
+    def numbers_as_text(self) -> int:
+        return self._writers.numbers_as_text
+
     def add_sheet(self, source: SheetSource) -> SheetSummary:
-        """Write a bold header row, then the typed rows; return the sheet's row count."""
-        sheet = self._workbook.add_worksheet(self._unique_name(source.name))
-        columns = source.columns
+        """Write the typed rows under a header, on as many sheets as Excel's row limit needs."""
+        columns = list(source.columns)
+        rows = iter(source.rows)
+        sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
+        widths = [_column_width(column, longest) for column, longest in zip(columns, _longest_values(sample, len(columns)), strict=True)]
+        rows = chain(sample, rows)
         cell_writers = [self._writers.for_column(column) for column in columns]
-        longest = [0] * len(columns)
-        for index, column in enumerate(columns):
-            sheet.write_string(0, index, column.name, self._formats.header)
-        if source.layout.freeze_header:
-            sheet.freeze_panes(1, 0)
-        row_number = 0
-        for row_number, row in enumerate(source.rows, start=1):
-            if row_number >= EXCEL_MAX_ROWS:
-                raise ValueError("result exceeds Excel's row limit")  # splitting across sheets is a later step
-            for index, value in enumerate(row):
-                if value is not None:
-                    cell_writers[index](sheet, row_number, index, value)
-            if row_number <= _WIDTH_SAMPLE_ROWS:
-                for index, value in enumerate(row):
-                    if value is not None:
-                        longest[index] = max(longest[index], len(str(value)))
-        for index, column in enumerate(columns):
-            sheet.set_column(index, index, _column_width(column, longest[index]))
-        if columns and source.layout.autofilter:
-            sheet.autofilter(0, 0, max(row_number, 1), len(columns) - 1)
-        summary = SheetSummary(name=sheet.name, row_count=row_number)
+        names: list[str] = []
+        total = 0
+        while True:
+            name = self._unique_name(source.name) if not names else self._unique_name(_continuation_name(names[0], len(names) + 1))
+            sheet = self._start_sheet(name, columns, widths, source.layout)
+            written = _write_rows(sheet, cell_writers, islice(rows, self._rows_per_sheet))
+            self._finish_sheet(sheet, len(columns), written, source.layout)
+            names.append(sheet.name)
+            total += written
+            following = next(rows, None) if written == self._rows_per_sheet else None
+            if following is None:  # a row is a tuple, never None: this is the end
+                break
+            rows = chain([following], rows)
+        summary = SheetSummary(name=names[0], row_count=total, sheet_names=names)
         self.sheets.append(summary)
         return summary
+
+    def _start_sheet(self, name: str, columns: Sequence[Column], widths: Sequence[float], layout: SheetLayout) -> Worksheet:
+        sheet = self._workbook.add_worksheet(name)
+        for index, column in enumerate(columns):
+            sheet.write_string(0, index, column.name, self._formats.header)
+            sheet.set_column(index, index, widths[index])
+        if layout.freeze_header:
+            sheet.freeze_panes(1, 0)
+        return sheet
+
+    def _finish_sheet(self, sheet: Worksheet, column_count: int, row_count: int, layout: SheetLayout) -> None:
+        if column_count and layout.autofilter:
+            sheet.autofilter(0, 0, max(row_count, 1), column_count - 1)
 
     def _unique_name(self, name: str) -> str:
         base = excel_sheet_name(name)
         candidate, number = base, 2
         while candidate.lower() in self._sheet_names:
-            suffix = f" ({number})"
-            candidate, number = base[: 31 - len(suffix)] + suffix, number + 1
+            candidate, number = _continuation_name(base, number), number + 1
         self._sheet_names.add(candidate.lower())
         return candidate
 
@@ -252,8 +338,45 @@ class WorkbookWriter:
         self._workbook.close()
 
 
-def write_workbook(path: str, sheet_title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tmp_dir: str) -> WorkbookSummary:
-    """Write a one-sheet workbook."""
-    with WorkbookWriter(path, tmp_dir=tmp_dir) as writer:
+def _write_rows(sheet: Worksheet, cell_writers: Sequence[CellWriter], rows: Iterable[Sequence[Any]]) -> int:
+    """The hot loop: one call per non-NULL cell, nothing else per row."""
+    row_number = 0
+    for row_number, row in enumerate(rows, start=1):
+        for col, (write, value) in enumerate(zip(cell_writers, row, strict=False)):
+            if value is not None:
+                write(sheet, row_number, col, value)
+    return row_number
+
+
+def _longest_values(sample: Sequence[Sequence[Any]], column_count: int) -> list[int]:
+    longest = [0] * column_count
+    for row in sample:
+        for index, value in enumerate(row):
+            if value is not None:
+                longest[index] = max(longest[index], len(str(value)))
+    return longest
+
+
+def _continuation_name(base: str, number: int) -> str:
+    suffix = f" ({number})"
+    return base[: 31 - len(suffix)] + suffix
+
+
+def write_workbook(
+    path: str,
+    sheet_title: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    *,
+    tmp_dir: str,
+    rows_per_sheet: int = DATA_ROWS_PER_SHEET,
+) -> WorkbookSummary:
+    """Write a one-sheet workbook (more sheets only past Excel's row limit)."""
+    with WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet) as writer:
         sheet = writer.add_sheet(SheetSource(name=sheet_title, columns=columns, rows=rows))
-    return WorkbookSummary(row_count=sheet.row_count, truncated_cells=writer.truncated_cells)
+    return WorkbookSummary(
+        row_count=sheet.row_count,
+        truncated_cells=writer.truncated_cells,
+        numbers_as_text=writer.numbers_as_text,
+        sheet_names=sheet.sheet_names,
+    )
