@@ -11,6 +11,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 
 from chalicelib.errors import BadRequestError, ExportServiceError
+from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs
 from chalicelib.runtime import export_jobs
 from chalicelib.templates import validate_report_name
@@ -80,5 +81,5 @@ def export_status(export_id: str) -> dict[str, Any]:
 
 @app.lambda_function(name="export_worker")
 def export_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    status = jobs().run(str(event.get("export_id", "")))
+    status = jobs().run(str(event.get("export_id", "")), remaining_time_of(context))
     return {"export_id": status["export_id"], "status": status["status"]}

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from chalicelib import slack
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
 from chalicelib.export import ExportPipeline
+from chalicelib.formats import choose_format
+from chalicelib.guards import RemainingMillis
 from chalicelib.links import LinkMaker
 from chalicelib.params import to_json_params
 from chalicelib.secrets import SecretStore
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 EXPORT_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{10}$")
 FINISHED = ("succeeded", "failed")
-_REQUEST_FIELDS = {"report", "params", "requested_by"}
+_REQUEST_FIELDS = {"report", "params", "requested_by", "format"}
 _SLACK_ATTEMPTS = 3
 _SLACK_MAX_WAIT_SECONDS = 30.0
 
@@ -52,6 +54,10 @@ PUBLIC_FIELDS = (
     "duration_seconds",
     "rows_per_second",
     "truncated_cells",
+    "numbers_as_text",
+    "format",
+    "sheets",
+    "sha256",
     "notified",
 )
 
@@ -149,6 +155,7 @@ class ExportJobs:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
+        fmt = choose_format(body.get("format"), template.options.get("format"))
         now = utc_now()
         values = self.pipeline.resolve(template, body.get("params"), now=now)
         requested_by = body.get("requested_by", "api")
@@ -159,6 +166,7 @@ class ExportJobs:
             "report": template.name,
             "title": template.title,
             "params": to_json_params(values),
+            "format": fmt.name,
             "status": "queued",
             "requested_by": requested_by,
             "created_at": iso(now),
@@ -177,8 +185,12 @@ class ExportJobs:
         return view
 
     # the worker side ------------------------------------------------------------------------
-    def run(self, export_id: str) -> dict[str, Any]:
-        """Run one queued export to its end; safe to call twice for the same export."""
+    def run(self, export_id: str, remaining_millis: RemainingMillis | None = None) -> dict[str, Any]:
+        """Run one queued export to its end; safe to call twice for the same export.
+
+        ``remaining_millis`` is the Lambda context's clock; without one (a local thread) only the
+        /tmp guard applies.
+        """
         try:
             status = self.storage.get_status(validate_export_id(export_id))
         except NotFoundError:
@@ -190,7 +202,7 @@ class ExportJobs:
         status.update(status="running", started_at=iso(utc_now()))
         self.storage.put_status(status)
         try:
-            self._produce(status)
+            self._produce(status, remaining_millis)
         except ExportServiceError as exc:
             self._fail(status, exc.to_dict())
         except Exception:  # the worker must always leave a final status and tell someone
@@ -199,11 +211,12 @@ class ExportJobs:
         self._notify(status)
         return status
 
-    def _produce(self, status: dict[str, Any]) -> None:
+    def _produce(self, status: dict[str, Any], remaining_millis: RemainingMillis | None) -> None:
         template = self.pipeline.load_template(str(status["report"]))
         created_at = dt.datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
-        result = self.pipeline.export(str(status["export_id"]), template, values, created_at)
+        fmt = choose_format(status.get("format"), template.options.get("format"))
+        result = self.pipeline.export(str(status["export_id"]), template, values, created_at, fmt=fmt, remaining_millis=remaining_millis)
         rate = result.row_count / result.total_seconds if result.total_seconds > 0 else 0.0
         status.update(
             status="succeeded",
@@ -214,6 +227,10 @@ class ExportJobs:
             etag=result.stored.etag,
             file_name=result.file_name,
             truncated_cells=result.truncated_cells,
+            numbers_as_text=result.numbers_as_text,
+            format=result.format,
+            sheets=list(result.sheet_names),
+            sha256=result.stored.sha256,
             query_seconds=round(result.query_seconds, 3),
             duration_seconds=round(result.total_seconds, 3),
             rows_per_second=round(rate, 1),

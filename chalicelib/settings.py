@@ -30,6 +30,7 @@ class Settings:
     statement_timeout_seconds: int
     fetch_batch_rows: int
     tmp_dir: str
+    tmp_budget_mb: int = 0  # 0: as much of /tmp as is free (Lambda's ephemeral storage)
 
     @property
     def worker_function_name(self) -> str:
@@ -59,6 +60,7 @@ class Settings:
             statement_timeout_seconds=reader.integer("STATEMENT_TIMEOUT_SECONDS", 600, 1, 3600),
             fetch_batch_rows=reader.integer("FETCH_BATCH_ROWS", 2000, 1, 100_000),
             tmp_dir=reader.text("EXPORT_TMP_DIR", "/tmp"),
+            tmp_budget_mb=reader.integer("TMP_BUDGET_MB", 0, 0, 10_240),
         )
         try:
             ZoneInfo(settings.timezone)

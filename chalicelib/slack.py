@@ -55,9 +55,12 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
         f"*Rows:* {rows:,}   *Size:* {human_size(int(status.get('size_bytes') or 0))}"
         f"   *Took:* {float(status.get('duration_seconds') or 0):.1f} s"
     )
+    facts += "".join(f"\n{note}" for note in result_notes(status))
+    sheet_count = len(status.get("sheets") or [])
+    split = f", split over {sheet_count} sheets" if sheet_count > 1 else ""
     file_name = escape(str(status.get("file_name") or "the file"))
     return {
-        "text": _clip(f"Export ready: {title} ({rows:,} rows)"),
+        "text": _clip(f"Export ready: {title} ({rows:,} rows{split})"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(facts)}},
@@ -70,6 +73,22 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"export `{escape(str(status['export_id']))}`"}]},
         ],
     }
+
+
+def result_notes(status: Mapping[str, Any]) -> list[str]:
+    """What a reader should know about the file's shape: split sheets, cut text, numbers as text."""
+    notes = []
+    sheets = [str(name) for name in status.get("sheets") or []]
+    if len(sheets) > 1:
+        names = escape(", ".join(sheets[:5]) + (", …" if len(sheets) > 5 else ""))
+        notes.append(f"*Split:* the result is longer than one Excel sheet holds, so it continues over {len(sheets)} sheets ({names}).")
+    truncated = int(status.get("truncated_cells") or 0)
+    if truncated:
+        notes.append(f"*Truncated:* {truncated:,} cells were longer than Excel's 32,767 characters and end with …[truncated].")
+    as_text = int(status.get("numbers_as_text") or 0)
+    if as_text:
+        notes.append(f"*Numbers as text:* {as_text:,} values had more than 15 digits, which Excel would round.")
+    return notes
 
 
 def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,3 +45,18 @@ def test_human_sizes() -> None:
     assert slack.human_size(512) == "512 B"
     assert slack.human_size(2048) == "2.0 KB"
     assert slack.human_size(5 * 1024**3) == "5.0 GB"
+
+
+def test_a_split_result_and_cut_cells_are_announced() -> None:
+    status = {**STATUS, "sheets": ["Orders", "Orders (2)"], "truncated_cells": 3, "numbers_as_text": 2}
+    message = slack.success_message(status, download_url="https://x.invalid", expires_at="soon")
+    assert message["text"] == "Export ready: Orders &lt;by&gt; day (12,345 rows, split over 2 sheets)"
+    facts = message["blocks"][1]["text"]["text"]
+    assert "continues over 2 sheets (Orders, Orders (2))" in facts
+    assert "*Truncated:* 3 cells" in facts
+    assert "*Numbers as text:* 2 values" in facts
+
+
+def test_a_one_sheet_result_says_nothing_about_splitting() -> None:
+    message = slack.success_message({**STATUS, "sheets": ["Orders"]}, download_url="https://x.invalid", expires_at="soon")
+    assert "Split" not in json.dumps(message) and "split" not in message["text"]
