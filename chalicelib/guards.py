@@ -48,7 +48,7 @@ def remaining_time_of(context: Any) -> RemainingMillis | None:
 @dataclass(frozen=True)
 class GuardLimits:
     tmp_budget_bytes: int | None = None  # None: whatever the work directory's file system has free
-    tmp_reserve_bytes: int = 16 * MIB  # left for the status object, logs and other writers
+    tmp_reserve_bytes: int = 16 * MIB  # never used by the file: room for the runtime and other writers
     time_reserve_seconds: float = 30.0  # upload, status and Slack after the file is finished
     check_every_rows: int = 2000
 
@@ -78,13 +78,15 @@ class ExportGuard:
         self._clock = clock
         self._started = clock()
         usage = shutil.disk_usage(work_dir)
-        self._budget = min(limits.tmp_budget_bytes, usage.free) if limits.tmp_budget_bytes else usage.free
+        self._free_at_start = usage.free
+        available = usage.free - limits.tmp_reserve_bytes
+        self._budget = min(limits.tmp_budget_bytes, available) if limits.tmp_budget_bytes else available
         # The size users can act on: the configured budget, or the whole /tmp (Lambda's ephemeral storage).
         self._budget_label = limits.tmp_budget_bytes or usage.total
 
     def check_start(self) -> None:
-        if self._budget < self._limits.tmp_reserve_bytes:
-            raise TmpSpaceError(f"only {self._budget // MIB} MB free in /tmp before writing: raise ephemeral storage or use csv.gz")
+        if self._budget <= 0:
+            raise TmpSpaceError(f"only {self._free_at_start // MIB} MB free in /tmp before writing: raise ephemeral storage or use csv.gz")
         remaining = self._remaining_seconds()
         if remaining is not None and remaining < self._limits.time_reserve_seconds:
             raise TimeLimitError(f"only {remaining:.0f} s of the worker's time left before the query: raise the worker timeout")
@@ -102,7 +104,9 @@ class ExportGuard:
 
     def check(self, rows_written: int) -> None:
         used = directory_bytes(self._work_dir)
-        if used * self._cost.space_factor + self._limits.tmp_reserve_bytes > self._budget:
+        # Someone else filling the same /tmp (another export in a warm container) counts too.
+        squeezed = shutil.disk_usage(self._work_dir).free < self._limits.tmp_reserve_bytes
+        if squeezed or used * self._cost.space_factor > self._budget:
             raise TmpSpaceError(
                 f"result too large for {self._budget_label // MIB} MB /tmp: raise ephemeral storage or use csv.gz "
                 f"(stopped after {rows_written:,} rows, {used // MIB} MB written)"
