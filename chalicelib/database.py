@@ -91,6 +91,7 @@ def prepare_read_only_session(connection: pymysql.connections.Connection[Any], t
 def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int) -> Iterator[QueryResult]:
     """Run one query and yield its columns and a row iterator; the connection closes afterwards."""
     connection = connect(credentials)
+    cursor: pymysql.cursors.SSCursor | None = None
     try:
         try:
             prepare_read_only_session(connection, timeout_seconds)
@@ -101,8 +102,18 @@ def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeou
         columns = describe_columns(cursor.description or (), _charsets(cursor))
         yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
     finally:
+        _abandon_unread_rows(cursor)
         with suppress(pymysql.err.MySQLError):
             connection.close()
+
+
+def _abandon_unread_rows(cursor: pymysql.cursors.SSCursor | None) -> None:
+    # When the export stops early (a guard, a writer error) closing the cursor would read every
+    # remaining row just to discard it; closing the connection drops them at once. pymysql would
+    # then still try to drain the closed socket when the cursor is garbage-collected.
+    result = getattr(cursor, "_result", None)
+    if result is not None and getattr(result, "unbuffered_active", False):
+        result.unbuffered_active = False
 
 
 def describe_columns(description: Any, charsets: Sequence[int] = ()) -> list[Column]:

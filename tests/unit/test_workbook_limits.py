@@ -137,3 +137,14 @@ def test_times_keep_fractions_and_negative_times_are_readable_text(tmp_path: Pat
     assert sheet["B2"].value == dt.datetime(2026, 1, 2, 3, 4, 5, 123_000)
     serial = float(re.search(r'<c r="B2"[^>]*><v>([^<]+)</v>', sheet_xml(path)).group(1))  # type: ignore[union-attr]
     assert abs(dt.datetime(1899, 12, 30) + dt.timedelta(days=serial) - dt.datetime(2026, 1, 2, 3, 4, 5, 123_456)) <= dt.timedelta(microseconds=2)
+
+
+@pytest.mark.slow
+def test_the_real_excel_limit_splits_after_1048575_rows(tmp_path: Path) -> None:
+    path = tmp_path / "real-limit.xlsx"
+    count = 1_048_575 + 10
+    summary = write_workbook(str(path), "Big", [Column("N", FIELD_TYPE.LONG, 0)], ((n,) for n in range(1, count + 1)), tmp_dir=str(tmp_path))
+    assert summary.row_count == count and summary.sheet_names == ["Big", "Big (2)"]
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    assert workbook["Big"].max_row == 1_048_576  # the header and 1,048,575 rows: every row Excel holds
+    assert list(workbook["Big (2)"].iter_rows(values_only=True)) == [("N",), *((n,) for n in range(1_048_576, count + 1))]
