@@ -47,6 +47,7 @@ class Column:
     type_code: int
     scale: int
     binary: bool = False  # bytes, not text: the driver returns ``bytes`` for these columns
+    length: int = 0  # the server's display length: a DECIMAL(M,D) is M digits plus sign and point
 
 
 @dataclass
@@ -120,9 +121,9 @@ def describe_columns(description: Any, charsets: Sequence[int] = ()) -> list[Col
     """Column names and type codes from the DB-API description; charsets tell BLOB from TEXT."""
     columns = []
     for index, entry in enumerate(description):
-        name, type_code, _display, _size, _precision, scale, _null_ok = entry
+        name, type_code, _display, _size, precision, scale, _null_ok = entry
         binary = type_code in _STRING_TYPES and index < len(charsets) and charsets[index] == _BINARY_CHARSET
-        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0), binary=binary))
+        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0), binary=binary, length=int(precision or 0)))
     return columns
 
 

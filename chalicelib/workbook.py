@@ -9,11 +9,11 @@ hyperlink. Memory stays flat because constant_memory flushes each row to a temp 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from itertools import chain, islice
 from typing import Any
 
@@ -32,18 +32,25 @@ _MAX_SAFE_INTEGER = 2**53
 _EXCEL_DIGITS = 15
 _MAX_HEX_BYTES = 64
 _ONE_DAY = dt.timedelta(days=1)
+# Excel's serial numbers count days from 1899-12-30 for every date from 1900-03-01 on (before it,
+# Excel's fictitious 1900-02-29 shifts them; XlsxWriter's own conversion handles those).
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+_EXCEL_EPOCH_ORDINAL = _EXCEL_EPOCH.toordinal()
+_FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
+_FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
 _PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
 _WIDTH_SAMPLE_ROWS = 500
 _MAX_WIDTH = 60
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
-_INTEGER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR}
+# Up to 32-bit integers (and YEAR) and FLOAT/DOUBLE: the driver returns values a double holds exactly.
+_EXACT_NUMBER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR, FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
-_FLOAT_TYPES = {FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _DATE_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE}
 _DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
 
-CellWriter = Callable[[Worksheet, int, int, Any], None]
+BoundWriter = Callable[[int, int, Any], Any]  # (row, col, value) on one sheet
+WriterFactory = Callable[["_SheetCells"], BoundWriter]
 
 
 @dataclass
@@ -109,8 +116,30 @@ def time_text(value: dt.timedelta) -> str:
     return f"{text}.{micro:06d}" if micro else text
 
 
+class _SheetCells:
+    """One worksheet's cell writers, looked up once per sheet instead of once per cell.
+
+    XlsxWriter's public ``write_*`` methods pass through a decorator that accepts "A1" notation
+    and tries ``int()`` on every call; profiled, that cost as much as everything our own code does
+    per cell. The undecorated methods take the same (row, col, value, format) arguments; the
+    public ones are the fallback should a future XlsxWriter rename them (the version is pinned).
+    """
+
+    __slots__ = ("datetime", "number", "sheet", "string")
+
+    def __init__(self, sheet: Worksheet) -> None:
+        self.sheet = sheet
+        self.number: Callable[..., Any] = getattr(sheet, "_write_number", sheet.write_number)
+        self.string: Callable[..., Any] = getattr(sheet, "_write_string", sheet.write_string)
+        self.datetime: Callable[..., Any] = getattr(sheet, "_write_datetime", sheet.write_datetime)
+
+
 class _ColumnWriters:
-    """Typed cell writers chosen once per column; a value of an unexpected Python type becomes text."""
+    """Typed cell writers chosen once per column; a value of an unexpected Python type becomes text.
+
+    ``for_column`` returns a factory that binds the column's writer to one sheet, so the hot loop
+    makes a single call per cell: for 32-bit integers and doubles that call is XlsxWriter's own.
+    """
 
     def __init__(self, formats: _Formats) -> None:
         self.formats = formats
@@ -118,97 +147,105 @@ class _ColumnWriters:
         self.numbers_as_text = 0
         self._noted: set[tuple[str, int]] = set()
 
-    def for_column(self, column: Column) -> CellWriter:
+    def for_column(self, column: Column) -> WriterFactory:
         code = column.type_code
+        if code in _EXACT_NUMBER_TYPES:
+            return lambda cells: cells.number  # always a finite int or float that a double holds exactly
         if code in _DECIMAL_TYPES:
-            number_format = self.formats.decimal(column.scale)
-            return lambda sheet, row, col, value: self.decimal(sheet, row, col, value, number_format)
+            return self._decimal_factory(column)
         if code in _DATETIME_TYPES:
             datetime_format = self.formats.datetime_fraction if 0 < column.scale <= 6 else self.formats.datetime
-            return lambda sheet, row, col, value: self.datetime(sheet, row, col, value, datetime_format)
+            return lambda cells: partial(self.datetime, cells, datetime_format)
         if code == FIELD_TYPE.TIME:
             time_format = self.formats.time_fraction if 0 < column.scale <= 6 else self.formats.time
-            return lambda sheet, row, col, value: self.time(sheet, row, col, value, time_format)
+            return lambda cells: partial(self.time, cells, time_format)
         if column.binary:
-            return self.binary
-        simple: dict[int, CellWriter] = {
-            **dict.fromkeys(_INTEGER_TYPES, self.integer),
-            **dict.fromkeys(_FLOAT_TYPES, self.floating),
-            **dict.fromkeys(_DATE_TYPES, self.date),
-            FIELD_TYPE.BIT: self.bit,
-        }
-        return simple.get(code, self.text)
+            return lambda cells: partial(self.binary, cells)
+        methods = {FIELD_TYPE.LONGLONG: self.integer, FIELD_TYPE.BIT: self.bit, **dict.fromkeys(_DATE_TYPES, self.date)}
+        method = methods.get(code, self.text)
+        return lambda cells: partial(method, cells)
 
-    def integer(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def _decimal_factory(self, column: Column) -> WriterFactory:
+        number_format = self.formats.decimal(column.scale)
+        if 0 < column.length <= _EXCEL_DIGITS:
+            # DECIMAL(M,D) with M <= 15 always fits a double: no per-value digit count.
+            def exact(cells: _SheetCells) -> BoundWriter:
+                number = cells.number
+                return lambda row, col, value: number(row, col, float(value), number_format)
+
+            return exact
+        return lambda cells: partial(self.decimal, cells, number_format)
+
+    def integer(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
         if isinstance(value, int) and -_MAX_SAFE_INTEGER < value < _MAX_SAFE_INTEGER:
-            sheet.write_number(row, col, value)
+            cells.number(row, col, value)
         elif isinstance(value, int):
-            self.number_as_text(sheet, row, col, value)
+            self.number_as_text(cells, row, col, value)
         else:
-            self.text(sheet, row, col, value)
+            self.text(cells, row, col, value)
 
-    def decimal(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
+    def decimal(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
         if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= _EXCEL_DIGITS:
-            sheet.write_number(row, col, float(value), number_format)
+            cells.number(row, col, float(value), number_format)
         elif isinstance(value, Decimal) and value.is_finite():
-            self.number_as_text(sheet, row, col, value)
+            self.number_as_text(cells, row, col, value)
         else:
-            self.text(sheet, row, col, value)
+            self.text(cells, row, col, value)
 
-    def number_as_text(self, sheet: Worksheet, row: int, col: int, value: int | Decimal) -> None:
+    def number_as_text(self, cells: _SheetCells, row: int, col: int, value: int | Decimal) -> None:
         """Excel keeps 15 significant digits: longer numbers are text, so no digit is lost."""
-        sheet.write_string(row, col, str(value))
+        cells.string(row, col, str(value))
         self.numbers_as_text += 1
+        sheet = cells.sheet
         if (sheet.name, col) not in self._noted:
             self._noted.add((sheet.name, col))
             # constant_memory has flushed the header row by now: the note goes on the first such cell.
             sheet.write_comment(row, col, _PRECISION_NOTE, {"x_scale": 2, "y_scale": 1.5})
 
-    def floating(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            sheet.write_number(row, col, value)
-        else:
-            self.text(sheet, row, col, value)
-
-    def date(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, dt.date):
-            sheet.write_datetime(row, col, value, self.formats.date)
+    def date(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
+        if value.__class__ is dt.date and value >= _FIRST_PLAIN_SERIAL_DATE:
+            # The serial number Excel stores; XlsxWriter's general conversion is slower per cell.
+            cells.number(row, col, value.toordinal() - _EXCEL_EPOCH_ORDINAL, self.formats.date)
+        elif isinstance(value, dt.date):
+            cells.datetime(row, col, value, self.formats.date)
         # Anything else is a zero or invalid date ('0000-00-00' comes back as text): left empty.
 
-    def datetime(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
-        if isinstance(value, dt.datetime):
-            sheet.write_datetime(row, col, value.replace(tzinfo=None) if value.tzinfo else value, number_format)
+    def datetime(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
+        if value.__class__ is dt.datetime and value.tzinfo is None and value >= _FIRST_PLAIN_SERIAL_DATETIME:
+            cells.number(row, col, (value - _EXCEL_EPOCH) / _ONE_DAY, number_format)
+        elif isinstance(value, dt.datetime):
+            cells.datetime(row, col, value.replace(tzinfo=None), number_format)
         elif isinstance(value, dt.date):
-            sheet.write_datetime(row, col, value, self.formats.date)
+            cells.datetime(row, col, value, self.formats.date)
         # '0000-00-00 00:00:00' comes back as text: left empty.
 
-    def time(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
+    def time(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
         if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):
-            sheet.write_number(row, col, value / _ONE_DAY, number_format)
+            cells.number(row, col, value / _ONE_DAY, number_format)
         elif isinstance(value, dt.timedelta):
-            sheet.write_string(row, col, time_text(value))  # Excel shows ##### for a negative time
+            cells.string(row, col, time_text(value))  # Excel shows ##### for a negative time
         else:
-            self.text(sheet, row, col, value)
+            self.text(cells, row, col, value)
 
-    def bit(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def bit(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
-            self.integer(sheet, row, col, int.from_bytes(value, "big"))
+            self.integer(cells, row, col, int.from_bytes(value, "big"))
         else:
-            self.integer(sheet, row, col, value)
+            self.integer(cells, row, col, value)
 
-    def binary(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def binary(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
-            sheet.write_string(row, col, binary_text(value))
+            cells.string(row, col, binary_text(value))
         else:
-            self.text(sheet, row, col, value)
+            self.text(cells, row, col, value)
 
-    def text(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def text(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
         if value.__class__ is not str:
             value = binary_text(value) if isinstance(value, (bytes, bytearray)) else str(value)
         if len(value) > EXCEL_MAX_STRING // 2:
             value, truncated = excel_text(value)
             self.truncated_cells += truncated
-        sheet.write_string(row, col, value)
+        cells.string(row, col, value)
 
 
 def _column_width(column: Column, longest_value: int) -> float:
@@ -295,13 +332,13 @@ class WorkbookWriter:
         sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
         widths = [_column_width(column, longest) for column, longest in zip(columns, _longest_values(sample, len(columns)), strict=True)]
         rows = chain(sample, rows)
-        cell_writers = [self._writers.for_column(column) for column in columns]
+        writer_factories = [self._writers.for_column(column) for column in columns]
         names: list[str] = []
         total = 0
         while True:
             name = self._unique_name(source.name) if not names else self._unique_name(_continuation_name(names[0], len(names) + 1))
             sheet = self._start_sheet(name, columns, widths, source.layout)
-            written = _write_rows(sheet, cell_writers, islice(rows, self._rows_per_sheet))
+            written = _write_rows(sheet, writer_factories, islice(rows, self._rows_per_sheet))
             self._finish_sheet(sheet, len(columns), written, source.layout)
             names.append(sheet.name)
             total += written
@@ -338,13 +375,16 @@ class WorkbookWriter:
         self._workbook.close()
 
 
-def _write_rows(sheet: Worksheet, cell_writers: Sequence[CellWriter], rows: Iterable[Sequence[Any]]) -> int:
+def _write_rows(sheet: Worksheet, factories: Sequence[WriterFactory], rows: Iterable[Sequence[Any]]) -> int:
     """The hot loop: one call per non-NULL cell, nothing else per row."""
+    cells = _SheetCells(sheet)
+    writers = [factory(cells) for factory in factories]
+    positions = range(len(writers))
     row_number = 0
     for row_number, row in enumerate(rows, start=1):
-        for col, (write, value) in enumerate(zip(cell_writers, row, strict=False)):
+        for write, col, value in zip(writers, positions, row, strict=False):
             if value is not None:
-                write(sheet, row_number, col, value)
+                write(row_number, col, value)
     return row_number
 
 
