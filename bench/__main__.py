@@ -8,6 +8,7 @@ and prints the table with the ratios the issue sets as targets.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from bench.seed import seed_orders
 from devstack import stack
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ["pipeline", "fetch_floor", "xlsxwriter_floor", "naive_xlsxwriter", "naive_openpyxl", "pipeline_csv_gz"]
+KINDS = ["pipeline", "fetch_floor", "xlsxwriter_floor", "naive_xlsxwriter", "naive_openpyxl", "pipeline_csv_gz", "rustpy_xlsxwriter"]
 LABELS = {
     "pipeline": "export pipeline: query -> xlsx (ours)",
     "fetch_floor": "raw floor: unbuffered cursor fetch only",
@@ -29,6 +30,7 @@ LABELS = {
     "naive_xlsxwriter": "naive: fetchall + XlsxWriter default mode",
     "naive_openpyxl": "naive: fetchall + openpyxl default mode",
     "pipeline_csv_gz": "export pipeline: query -> csv.gz (ours)",
+    "rustpy_xlsxwriter": "candidate: cursor -> rustpy-xlsxwriter 0.8.0 (Rust)",
 }
 
 
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     sizes = [int(size) for size in arguments.rows.split(",")]
     kinds = [kind for kind in (arguments.only.split(",") if arguments.only else KINDS) if kind not in arguments.skip.split(",")]
+    if "rustpy_xlsxwriter" in kinds and importlib.util.find_spec("rustpy_xlsxwriter") is None:
+        print("[bench] rustpy-xlsxwriter is not installed (pip install rustpy-xlsxwriter==0.8.0): skipping it", flush=True)
+        kinds.remove("rustpy_xlsxwriter")
     port = int(os.environ.get("BENCH_DB_PORT", "13317"))
     config = stack.StackConfig(directory=ROOT / ".stack" / "bench", db_port=port, s3_port=0, slack_port=0, api_port=0)
     config.directory.mkdir(parents=True, exist_ok=True)
