@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up down status seed publish lint typecheck unit e2e clean
+.PHONY: demo test up down status seed publish lint typecheck unit e2e bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -46,6 +46,10 @@ unit: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+# Not part of `make test`: seeds 1,000,000 rows and takes about 15 minutes (see bench/README.md).
+bench: $(STAMP)
+	$(PY) -m bench
 
 clean: down
 	rm -rf .stack
