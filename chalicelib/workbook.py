@@ -38,6 +38,7 @@ _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _EXCEL_EPOCH_ORDINAL = _EXCEL_EPOCH.toordinal()
 _FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
 _FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
+_EXCEL_FIRST_YEAR = 1900
 _PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
 _WIDTH_SAMPLE_ROWS = 500
 _MAX_WIDTH = 60
@@ -207,17 +208,24 @@ class _ColumnWriters:
             # The serial number Excel stores; XlsxWriter's general conversion is slower per cell.
             cells.number(row, col, value.toordinal() - _EXCEL_EPOCH_ORDINAL, self.formats.date)
         elif isinstance(value, dt.date):
-            cells.datetime(row, col, value, self.formats.date)
+            self._early_date(cells, row, col, value, self.formats.date)
         # Anything else is a zero or invalid date ('0000-00-00' comes back as text): left empty.
 
     def datetime(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
         if value.__class__ is dt.datetime and value.tzinfo is None and value >= _FIRST_PLAIN_SERIAL_DATETIME:
             cells.number(row, col, (value - _EXCEL_EPOCH) / _ONE_DAY, number_format)
         elif isinstance(value, dt.datetime):
-            cells.datetime(row, col, value.replace(tzinfo=None), number_format)
+            self._early_date(cells, row, col, value.replace(tzinfo=None), number_format)
         elif isinstance(value, dt.date):
-            cells.datetime(row, col, value, self.formats.date)
+            self._early_date(cells, row, col, value, self.formats.date)
         # '0000-00-00 00:00:00' comes back as text: left empty.
+
+    def _early_date(self, cells: _SheetCells, row: int, col: int, value: dt.date, number_format: Format) -> None:
+        if value.year >= _EXCEL_FIRST_YEAR:
+            cells.datetime(row, col, value, number_format)  # January-February 1900: XlsxWriter knows Excel's quirk
+        else:
+            cells.string(row, col, value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat())
+            # Excel has no dates before 1900 (MySQL allows year 1000): ISO text keeps them readable.
 
     def time(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
         if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):

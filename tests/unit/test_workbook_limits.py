@@ -148,3 +148,28 @@ def test_the_real_excel_limit_splits_after_1048575_rows(tmp_path: Path) -> None:
     workbook = openpyxl.load_workbook(path, read_only=True)
     assert workbook["Big"].max_row == 1_048_576  # the header and 1,048,575 rows: every row Excel holds
     assert list(workbook["Big (2)"].iter_rows(values_only=True)) == [("N",), *((n,) for n in range(1_048_576, count + 1))]
+
+
+def test_dates_read_back_equal_across_excels_whole_range(tmp_path: Path) -> None:
+    days = [dt.date(1900, 1, 1), dt.date(1900, 2, 28), dt.date(1900, 3, 1), dt.date(1970, 1, 1), dt.date(2024, 2, 29), dt.date(9999, 12, 31)]
+    moments = [
+        dt.datetime(1900, 2, 28, 23, 59, 59),
+        dt.datetime(1900, 3, 1),
+        dt.datetime(2026, 11, 30, 23, 59, 59),
+        dt.datetime(9999, 12, 31, 23, 59, 59),
+    ]
+    columns = [Column("Day", FIELD_TYPE.DATE, 0), Column("Moment", FIELD_TYPE.DATETIME, 0)]
+    rows = [(day, moments[index] if index < len(moments) else None) for index, day in enumerate(days)]
+    path = tmp_path / "dates.xlsx"
+    write_workbook(str(path), "Dates", columns, iter(rows), tmp_dir=str(tmp_path))
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    assert [sheet.cell(row, 1).value for row in range(2, 2 + len(days))] == [dt.datetime.combine(day, dt.time()) for day in days]
+    assert [sheet.cell(row, 2).value for row in range(2, 2 + len(moments))] == moments
+
+
+def test_dates_before_1900_which_excel_cannot_hold_are_iso_text(tmp_path: Path) -> None:
+    columns = [Column("Day", FIELD_TYPE.DATE, 0), Column("Moment", FIELD_TYPE.DATETIME, 0)]
+    path = tmp_path / "old.xlsx"
+    write_workbook(str(path), "Old", columns, iter([(dt.date(1000, 1, 1), dt.datetime(1899, 12, 31, 12, 0))]), tmp_dir=str(tmp_path))
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    assert (sheet["A2"].value, sheet["B2"].value) == ("1000-01-01", "1899-12-31 12:00:00")
