@@ -9,7 +9,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: demo test up down status seed publish lint typecheck unit e2e clean check-reports config package infra-check deploy deploy-plan destroy
+.PHONY: demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -55,6 +55,10 @@ unit: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+# Not part of `make test`: seeds 1,000,000 rows and takes about 15 minutes (see bench/README.md).
+bench: $(STAMP)
+	$(PY) -m bench
 
 clean: down
 	rm -rf .stack

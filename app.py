@@ -10,6 +10,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 
 from chalicelib.errors import ExportServiceError
+from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs, history_query
 from chalicelib.observability import configure_logging
 from chalicelib.request_limits import parse_json_body
@@ -93,5 +94,5 @@ def export_status(export_id: str) -> dict[str, Any]:
 
 @app.lambda_function(name="export_worker")
 def export_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    status = jobs().run(str(event.get("export_id", "")))
+    status = jobs().run(str(event.get("export_id", "")), remaining_time_of(context))
     return {"export_id": status["export_id"], "status": status["status"]}

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 import pymysql
 import pymysql.cursors
-from pymysql.constants import CLIENT
+from pymysql.constants import CLIENT, FIELD_TYPE
 
 from chalicelib.errors import DatabaseError, DatabaseUnavailableError, QueryError
 from chalicelib.secrets import DatabaseCredentials
@@ -30,11 +30,26 @@ _NEAR_SQL = re.compile(r" near '.*", re.DOTALL)
 logger = logging.getLogger(__name__)
 
 
+_BINARY_CHARSET = 63  # MySQL's "binary" collation id; numbers and dates carry it too, so only string types count
+_STRING_TYPES = {
+    FIELD_TYPE.STRING,
+    FIELD_TYPE.VAR_STRING,
+    FIELD_TYPE.VARCHAR,
+    FIELD_TYPE.BLOB,
+    FIELD_TYPE.TINY_BLOB,
+    FIELD_TYPE.MEDIUM_BLOB,
+    FIELD_TYPE.LONG_BLOB,
+    FIELD_TYPE.GEOMETRY,
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     type_code: int
     scale: int
+    binary: bool = False  # bytes, not text: the driver returns ``bytes`` for these columns
+    length: int = 0  # the server's display length: a DECIMAL(M,D) is M digits plus sign and point
 
 
 @dataclass
@@ -81,6 +96,7 @@ def prepare_read_only_session(connection: pymysql.connections.Connection[Any], t
 def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int) -> Iterator[QueryResult]:
     """Run one query and yield its columns and a row iterator; the connection closes afterwards."""
     connection = connect(credentials)
+    cursor: pymysql.cursors.SSCursor | None = None
     try:
         try:
             prepare_read_only_session(connection, timeout_seconds)
@@ -88,19 +104,38 @@ def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeou
             cursor.execute(query.sql, query.args)
         except pymysql.err.MySQLError as exc:
             raise _wrap(exc, "the query failed") from None
-        columns = describe_columns(cursor.description or ())
+        columns = describe_columns(cursor.description or (), _charsets(cursor))
         yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
     finally:
+        _abandon_unread_rows(cursor)
         with suppress(pymysql.err.MySQLError):
             connection.close()
 
 
-def describe_columns(description: Any) -> list[Column]:
+def _abandon_unread_rows(cursor: pymysql.cursors.SSCursor | None) -> None:
+    # When the export stops early (a guard, a writer error) closing the cursor would read every
+    # remaining row just to discard it; closing the connection drops them at once. pymysql would
+    # then still try to drain the closed socket when the cursor is garbage-collected.
+    result = getattr(cursor, "_result", None)
+    if result is not None and getattr(result, "unbuffered_active", False):
+        result.unbuffered_active = False
+
+
+def describe_columns(description: Any, charsets: Sequence[int] = ()) -> list[Column]:
+    """Column names and type codes from the DB-API description; charsets tell BLOB from TEXT."""
     columns = []
-    for entry in description:
-        name, type_code, _display, _size, _precision, scale, _null_ok = entry
-        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0)))
+    for index, entry in enumerate(description):
+        name, type_code, _display, _size, precision, scale, _null_ok = entry
+        binary = type_code in _STRING_TYPES and index < len(charsets) and charsets[index] == _BINARY_CHARSET
+        columns.append(Column(name=str(name), type_code=int(type_code), scale=int(scale or 0), binary=binary, length=int(precision or 0)))
     return columns
+
+
+def _charsets(cursor: pymysql.cursors.SSCursor) -> list[int]:
+    # The DB-API description has no charset, and BLOB and TEXT share one type code; pymysql keeps
+    # the server's field packets on the result it is reading.
+    result = getattr(cursor, "_result", None)
+    return [int(getattr(field, "charsetnr", 0)) for field in getattr(result, "fields", None) or ()]
 
 
 def _stream(cursor: pymysql.cursors.SSCursor, batch_rows: int) -> Iterator[tuple[Any, ...]]:

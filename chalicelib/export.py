@@ -1,14 +1,15 @@
-"""The export pipeline: template -> parameters -> SQL -> rows -> workbook -> S3 object.
+"""The export pipeline: template -> parameters -> SQL -> rows -> file (xlsx/csv/csv.gz) -> S3 object.
 
 One pipeline serves the Lambda worker, the local background thread and the command line; each
 step is a small method so callers can reuse a part (``check`` a template, ``render`` a query).
 A template with several ``-- sheet:`` queries runs them one after another, each streamed into its
-own sheet of the same file.
+own sheet of the same file; a sheet longer than Excel allows continues on further sheets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import tempfile
@@ -19,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import EmptyResultError
+from chalicelib.formats import DEFAULT_FORMAT, XLSX, ExportFormat, open_writer
+from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
 from chalicelib.params import resolve_parameters, to_json_params
-from chalicelib.secrets import SecretStore
+from chalicelib.secrets import DatabaseCredentials, SecretStore
 from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage, StoredFile
@@ -30,7 +33,7 @@ from chalicelib.templates import RenderedQuery, RenderedSheet, ReportTemplate, p
 if TYPE_CHECKING:
     from chalicelib.workbook import SheetLayout, SheetSummary
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_CONTENT_TYPE = XLSX.content_type
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _PROGRESS_EVERY_ROWS = 1000
 
@@ -43,7 +46,8 @@ class WrittenFile:
     sheets: Sequence[SheetSummary]
     truncated_cells: int
     query_seconds: float
-    write_seconds: float = 0.0  # streaming rows from the cursor into the workbook, after the queries started
+    write_seconds: float = 0.0  # streaming rows from the cursor into the file, after the queries started
+    numbers_as_text: int = 0
 
     @property
     def row_count(self) -> int:
@@ -61,6 +65,52 @@ class ExportResult:
     sheets: Sequence[SheetSummary] = ()
     write_seconds: float = 0.0
     upload_seconds: float = 0.0
+    format: str = DEFAULT_FORMAT.name
+    numbers_as_text: int = 0
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    timeout_seconds: int
+    batch_rows: int
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    row_count: int
+    truncated_cells: int
+    numbers_as_text: int
+    sheet_names: list[str]
+
+
+def stream_query_to_file(
+    credentials: DatabaseCredentials,
+    query: RenderedQuery,
+    limits: QueryLimits,
+    destination: tuple[ExportFormat, str, str],
+    *,
+    guard: ExportGuard | None = None,
+    rows_per_sheet: int | None = None,
+) -> tuple[FileSummary, float]:
+    """Stream one query's rows into a file (format, path, sheet title); return it and the query time.
+
+    The hot path on its own, as the benchmark measures it: an unbuffered cursor read in batches,
+    the guard's pass-through, and the format's writer; no row is kept.
+    """
+    from chalicelib.database import open_query
+    from chalicelib.workbook import SheetSource
+
+    fmt, path, title = destination
+    started = time.monotonic()
+    with open_query(credentials, query, timeout_seconds=limits.timeout_seconds, batch_rows=limits.batch_rows) as result:
+        query_seconds = time.monotonic() - started
+        rows = guard.watch(result.rows) if guard is not None else result.rows
+        with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer:
+            sheet = writer.add_sheet(SheetSource(name=title, columns=result.columns, rows=rows))
+    summary = FileSummary(
+        row_count=sheet.row_count, truncated_cells=writer.truncated_cells, numbers_as_text=writer.numbers_as_text, sheet_names=sheet.sheet_names
+    )
+    return summary, query_seconds
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
@@ -99,11 +149,20 @@ def _reporting(rows: Iterable[Sequence[Any]], sheet: str, progress: ProgressCall
 
 
 class ExportPipeline:
-    def __init__(self, settings: Settings, storage: ExportStorage, secrets: SecretStore, templates: TemplateSource | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: ExportStorage,
+        secrets: SecretStore,
+        templates: TemplateSource | None = None,
+        *,
+        rows_per_sheet: int | None = None,
+    ) -> None:
         self.settings = settings
         self.storage = storage
         self.secrets = secrets
         self.templates: TemplateSource = templates or S3TemplateSource(storage)
+        self.rows_per_sheet = rows_per_sheet  # None: Excel's own limit; tests lower it
 
     def load_template(self, name: str) -> ReportTemplate:
         validate_report_name(name)
@@ -124,22 +183,47 @@ class ExportPipeline:
     def render_sheets(self, template: ReportTemplate, values: Mapping[str, Any]) -> list[RenderedSheet]:
         return render_sheets(template, values)
 
-    def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime) -> str:
-        return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)))
+    def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime, fmt: ExportFormat = DEFAULT_FORMAT) -> str:
+        return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)), fmt.extension)
 
-    def write_file(self, template: ReportTemplate, values: Mapping[str, Any], path: str, *, progress: ProgressCallback | None = None) -> WrittenFile:
-        """Stream each sheet's rows into an .xlsx at ``path``, one query after another."""
-        # Imported here, not at the top: the API function never queries or writes a workbook, and
+    def write_file(
+        self,
+        template: ReportTemplate,
+        values: Mapping[str, Any],
+        path: str,
+        *,
+        fmt: ExportFormat = DEFAULT_FORMAT,
+        guard: ExportGuard | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> WrittenFile:
+        """Stream each sheet's rows into a file at ``path``, one query after another."""
+        try:
+            return self._write_sheets(template, values, path, fmt, guard, progress)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:  # another writer took the space the guard counted on
+                raise TmpSpaceError("/tmp filled up while writing the file: raise ephemeral storage or use csv.gz") from None
+            raise
+
+    def _write_sheets(
+        self,
+        template: ReportTemplate,
+        values: Mapping[str, Any],
+        path: str,
+        fmt: ExportFormat,
+        guard: ExportGuard | None,
+        progress: ProgressCallback | None,
+    ) -> WrittenFile:
+        # Imported here, not at the top: the API function never queries or writes a file, and
         # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
         from chalicelib.database import open_query
-        from chalicelib.workbook import SheetSource, WorkbookWriter
+        from chalicelib.workbook import SheetSource
 
         sheets = self.render_sheets(template, values)  # every query renders before the database is touched
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
         query_seconds = 0.0
         writing_started = time.monotonic()
-        with WorkbookWriter(path, tmp_dir=os.path.dirname(path)) as writer:
+        with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=self.rows_per_sheet) as writer:
             for sheet in sheets:
                 started = time.monotonic()
                 log_event("query_started", "query started", sheet=sheet.name, bound_values=len(sheet.query.args))
@@ -148,11 +232,15 @@ class ExportPipeline:
                 ) as result:
                     query_seconds += time.monotonic() - started
                     rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=sheet.name, every_seconds=self.settings.rows_log_seconds)
+                    rows = guard.watch(rows) if guard is not None else rows
                     rows = rows if progress is None else _reporting(rows, sheet.name, progress)
                     writer.add_sheet(SheetSource(name=sheet.name, columns=result.columns, rows=rows, layout=layout))
-        write_seconds = time.monotonic() - writing_started - query_seconds
         written = WrittenFile(
-            sheets=tuple(writer.sheets), truncated_cells=writer.truncated_cells, query_seconds=query_seconds, write_seconds=write_seconds
+            sheets=tuple(writer.sheets),
+            truncated_cells=writer.truncated_cells,
+            numbers_as_text=writer.numbers_as_text,
+            query_seconds=query_seconds,
+            write_seconds=time.monotonic() - writing_started - query_seconds,
         )
         if written.row_count == 0 and template.options.on_empty == "fail":
             raise EmptyResultError("the query returned no rows (the report says on_empty: fail)")
@@ -165,17 +253,20 @@ class ExportPipeline:
         values: Mapping[str, Any],
         created_at: dt.datetime,
         *,
+        fmt: ExportFormat = DEFAULT_FORMAT,
+        remaining_millis: RemainingMillis | None = None,
         progress: ProgressCallback | None = None,
     ) -> ExportResult:
         started = time.monotonic()
-        local_created = created_at.astimezone(self.report_zone(template))
-        file_name = export_file_name(template.title, values, local_created)
-        key = f"{self.settings.exports_prefix}{created_at:%Y/%m/%d}/{export_id}/{template.name}.xlsx"
+        file_name = self.file_name(template, values, created_at, fmt)
+        key = f"{self.settings.exports_prefix}{created_at:%Y/%m/%d}/{export_id}/{template.name}.{fmt.extension}"
         with tempfile.TemporaryDirectory(prefix="export-", dir=self.settings.tmp_dir) as work_dir:
-            path = os.path.join(work_dir, "export.xlsx")
-            written = self.write_file(template, values, path, progress=progress)
+            guard = ExportGuard(work_dir, fmt.finish, self.guard_limits(), remaining_millis=remaining_millis)
+            guard.check_start()
+            path = os.path.join(work_dir, f"export.{fmt.extension}")
+            written = self.write_file(template, values, path, fmt=fmt, guard=guard, progress=progress)
             upload_started = time.monotonic()
-            stored = self.storage.upload_export(path, key, file_name=file_name, content_type=XLSX_CONTENT_TYPE)
+            stored = self.storage.upload_export(path, key, file_name=file_name, content_type=fmt.content_type)
             upload_seconds = time.monotonic() - upload_started
         log_event("uploaded", "file uploaded", size_bytes=stored.size_bytes, upload_seconds=round(upload_seconds, 3))
         return ExportResult(
@@ -188,4 +279,9 @@ class ExportPipeline:
             sheets=written.sheets,
             write_seconds=written.write_seconds,
             upload_seconds=upload_seconds,
+            format=fmt.name,
+            numbers_as_text=written.numbers_as_text,
         )
+
+    def guard_limits(self) -> GuardLimits:
+        return GuardLimits(tmp_budget_bytes=self.settings.tmp_budget_mb * MIB or None)

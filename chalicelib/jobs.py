@@ -19,12 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib import metrics, slack
 from chalicelib.coordination import Claim, Coordinator, Heartbeat, export_key, iso, parse_iso, utc_now
 from chalicelib.errors import BadRequestError, ConflictError, DeliveryError, ExportServiceError, NotFoundError
 from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
+from chalicelib.formats import choose_format
+from chalicelib.guards import RemainingMillis
 from chalicelib.links import LinkMaker
 from chalicelib.observability import log_context, log_event
 from chalicelib.params import to_json_params
@@ -32,11 +34,14 @@ from chalicelib.retry import RetryPolicy, run_with_retries
 from chalicelib.secrets import SecretStore
 from chalicelib.templates import ReportTemplate, validate_report_name
 
+if TYPE_CHECKING:
+    from chalicelib.workbook import SheetSummary
+
 logger = logging.getLogger(__name__)
 
 EXPORT_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{10}$")
 FINISHED = ("succeeded", "failed")
-_REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key"}
+_REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _HISTORY_LIMIT = 100
 _SLACK_MAX_WAIT_SECONDS = 30.0
@@ -61,6 +66,9 @@ PUBLIC_FIELDS = (
     "rows_per_second",
     "truncated_cells",
     "sheets",
+    "numbers_as_text",
+    "format",
+    "sha256",
     "attempts",
     "notified",
     "notify_error",
@@ -216,6 +224,7 @@ class ExportJobs:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
+        fmt = choose_format(body.get("format"), template.options.format)
         now = utc_now()
         values = self.pipeline.resolve(template, body.get("params"), now=now)
         params = to_json_params(values)
@@ -223,7 +232,7 @@ class ExportJobs:
         refresh = body.get("refresh", False)
         if not isinstance(refresh, bool):
             raise BadRequestError("refresh must be true or false", field="refresh")
-        key = export_key(template.name, template.body, params, "xlsx")
+        key = export_key(template.name, template.body, params, fmt.name)
         who: dict[str, Any] = {"report": template.name, "requested_by": requested_by, "deploy_stage": self.stage}
         if not refresh:
             cached = self._cached(key, self._cache_ttl(template))
@@ -245,6 +254,7 @@ class ExportJobs:
             "report": template.name,
             "title": template.title,
             "params": params,
+            "format": fmt.name,
             "status": "queued",
             "requested_by": requested_by,
             "created_at": iso(now),
@@ -328,17 +338,25 @@ class ExportJobs:
         return entries
 
     # the worker side ------------------------------------------------------------------------
-    def run(self, export_id: str, *, progress: ProgressCallback | None = None, notify: bool = True) -> dict[str, Any]:
-        """Run one queued export to its end; safe to call twice for the same export."""
+    def run(
+        self, export_id: str, remaining_millis: RemainingMillis | None = None, *, progress: ProgressCallback | None = None, notify: bool = True
+    ) -> dict[str, Any]:
+        """Run one queued export to its end; safe to call twice for the same export.
+
+        ``remaining_millis`` is the Lambda context's clock; without one (a local thread, the command
+        line) only the /tmp guard applies.
+        """
         try:
             status = self.storage.get_status(validate_export_id(export_id))
         except NotFoundError:
             logger.error("worker got an unknown export", extra={"export_id": export_id})
             raise
         with log_context(export_id=export_id, report=status.get("report"), requested_by=status.get("requested_by"), deploy_stage=self.stage):
-            return self._run(status, progress, notify)
+            return self._run(status, remaining_millis, progress, notify)
 
-    def _run(self, status: dict[str, Any], progress: ProgressCallback | None, notify: bool) -> dict[str, Any]:
+    def _run(
+        self, status: dict[str, Any], remaining_millis: RemainingMillis | None, progress: ProgressCallback | None, notify: bool
+    ) -> dict[str, Any]:
         export_id = str(status["export_id"])
         if status.get("status") in FINISHED:
             log_event("finished_before", "export already finished; nothing to do")
@@ -350,7 +368,7 @@ class ExportJobs:
         self.storage.put_status(status)
         with Heartbeat(self.coordinator, key, export_id, self.policy.heartbeat_seconds):
             try:
-                run_with_retries(lambda attempt: self._attempt(status, attempt, progress), self.policy.retry)
+                run_with_retries(lambda attempt: self._attempt(status, attempt, remaining_millis, progress), self.policy.retry)
             except ExportServiceError as exc:
                 self._fail(status, {**exc.to_dict(), "attempts": status.get("attempts")}, duration=time.monotonic() - started)
             except Exception:  # the worker must always leave a final status and tell someone
@@ -367,29 +385,35 @@ class ExportJobs:
             self.storage.put_status(status)
         return status
 
-    def _attempt(self, status: dict[str, Any], attempt: int, progress: ProgressCallback | None) -> None:
+    def _attempt(self, status: dict[str, Any], attempt: int, remaining_millis: RemainingMillis | None, progress: ProgressCallback | None) -> None:
         status["attempts"] = int(status.get("attempts") or 0) + 1
         if attempt > 1:
             self.storage.put_status(status)
-        self._produce(status, progress)
+        self._produce(status, remaining_millis, progress)
 
-    def _produce(self, status: dict[str, Any], progress: ProgressCallback | None) -> None:
+    def _produce(self, status: dict[str, Any], remaining_millis: RemainingMillis | None, progress: ProgressCallback | None) -> None:
         template = self.pipeline.load_template(str(status["report"]))
         status.update(_routing(template))
         created_at = parse_iso(str(status["created_at"]))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
-        result = self.pipeline.export(str(status["export_id"]), template, values, created_at, progress=progress)
+        fmt = choose_format(status.get("format"), template.options.format)
+        result = self.pipeline.export(
+            str(status["export_id"]), template, values, created_at, fmt=fmt, remaining_millis=remaining_millis, progress=progress
+        )
         rate = result.row_count / result.total_seconds if result.total_seconds > 0 else 0.0
         status.update(
             status="succeeded",
             title=template.title,
-            sheets=[{"name": sheet.name, "row_count": sheet.row_count} for sheet in result.sheets],
+            sheets=[_sheet_entry(sheet) for sheet in result.sheets],
             row_count=result.row_count,
             size_bytes=result.stored.size_bytes,
             s3_key=result.stored.key,
             etag=result.stored.etag,
             file_name=result.file_name,
             truncated_cells=result.truncated_cells,
+            numbers_as_text=result.numbers_as_text,
+            format=result.format,
+            sha256=result.stored.sha256,
             query_seconds=round(result.query_seconds, 3),
             duration_seconds=round(result.total_seconds, 3),
             rows_per_second=round(rate, 1),
@@ -509,6 +533,14 @@ def _idempotency_key(header: str | None, field: Any) -> str | None:
         name = "Idempotency-Key" if header is not None else "idempotency_key"
         raise BadRequestError("an idempotency key is 1-200 visible ASCII characters", field=name, code="invalid_idempotency_key")
     return value
+
+
+def _sheet_entry(sheet: SheetSummary) -> dict[str, Any]:
+    """A sheet of the report; past Excel's row limit its rows continue on further sheets."""
+    entry: dict[str, Any] = {"name": sheet.name, "row_count": sheet.row_count}
+    if len(sheet.sheet_names) > 1:
+        entry["continued_on"] = list(sheet.sheet_names[1:])
+    return entry
 
 
 def _routing(template: ReportTemplate) -> dict[str, Any]:

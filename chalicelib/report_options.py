@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ON_EMPTY_CHOICES = ("send", "skip", "fail")
-OPTION_KEYS = ("columns", "freeze", "autofilter", "title_row", "on_empty", "cache_ttl", "slack_channel_secret")
+OPTION_KEYS = ("columns", "freeze", "autofilter", "title_row", "on_empty", "cache_ttl", "slack_channel_secret", "format")
+FORMAT_CHOICES = ("xlsx", "csv", "csv.gz")
 _CELL = re.compile(r"^([A-Z]{1,3})([1-9][0-9]{0,6})$")
 _DURATION = re.compile(r"^(\d{1,6})\s*([smhd])$")
 _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -50,6 +51,7 @@ class ReportOptions:
     on_empty: str = "send"
     cache_ttl: int | None = None  # seconds an identical export may be reused (read by the cache)
     slack_channel_secret: str | None = None  # a secret holding another webhook URL, for another channel
+    format: str | None = None  # the file format when a request names none (chalicelib/formats.py)
 
     def title_text(self, default: str) -> str | None:
         """The title row's text, given the text ``title_row: true`` stands for; None without a title row."""
@@ -67,6 +69,7 @@ def parse_options(header: Mapping[str, Any]) -> ReportOptions:
         on_empty=_on_empty(header.get("on_empty", "send")),
         cache_ttl=_cache_ttl(header.get("cache_ttl")),
         slack_channel_secret=_secret_name(header.get("slack_channel_secret")),
+        format=_format(header.get("format")),
     )
 
 
@@ -90,6 +93,12 @@ def _title_row(value: Any) -> bool | str:
     if isinstance(value, str) and value.strip() and len(value) <= 255:
         return value.strip()
     raise OptionError("title_row must be true, false or a text of 1-255 characters", key="title_row")
+
+
+def _format(value: Any) -> str | None:
+    if value is not None and value not in FORMAT_CHOICES:
+        raise OptionError(f"format must be one of {', '.join(FORMAT_CHOICES)}, got {value!r}", key="format")
+    return None if value is None else str(value)
 
 
 def _on_empty(value: Any) -> str:

@@ -43,6 +43,7 @@ class Settings:
     retry_max_ms: int = 20_000
     retention_days: int = 30
     rows_log_seconds: float = 10.0  # how often a running export logs rows so far and rows/s
+    tmp_budget_mb: int = 0  # 0: as much of /tmp as is free (Lambda's ephemeral storage)
 
     @property
     def worker_function_name(self) -> str:
@@ -88,6 +89,7 @@ class Settings:
             retry_max_ms=reader.integer("RETRY_MAX_MS", 20_000, 0, 300_000),
             retention_days=reader.integer("EXPORT_RETENTION_DAYS", 30, 1, 3650),
             rows_log_seconds=reader.integer("ROWS_LOG_SECONDS", 10, 1, 3600),
+            tmp_budget_mb=reader.integer("TMP_BUDGET_MB", 0, 0, 10_240),
         )
         if settings.cloudfront_domain and not (settings.cloudfront_key_pair_id and settings.cloudfront_key_secret_name):
             # The distribution only serves signed URLs (trusted key group): an unsigned link would be a 403.

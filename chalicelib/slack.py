@@ -75,9 +75,11 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
     )
     if rows == 0:
         facts += "\nThe query returned *0 rows* for these parameters: the file holds only the column headers."
+    facts += "".join(f"\n{note}" for note in result_notes(status))
+    split = ", split over several sheets" if _continued(status) else ""
     file_name = escape(str(status.get("file_name") or "the file"))
     return {
-        "text": _clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'})"),
+        "text": _clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'}{split})"),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
             {"type": "section", "text": _mrkdwn(_clip(facts))},
@@ -90,6 +92,31 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
             {"type": "context", "elements": [_mrkdwn(f"export `{escape(str(status['export_id']))}`")]},
         ],
     }
+
+
+def _continued(status: Mapping[str, Any]) -> list[str]:
+    """Sheets that continue past Excel's row limit, as "Orders (2 sheets)"."""
+    return [
+        f"{sheet.get('name')} ({1 + len(sheet['continued_on'])} sheets)"
+        for sheet in status.get("sheets") or []
+        if isinstance(sheet, Mapping) and sheet.get("continued_on")
+    ]
+
+
+def result_notes(status: Mapping[str, Any]) -> list[str]:
+    """What a reader should know about the file's shape: split sheets, cut text, numbers as text."""
+    notes = []
+    continued = _continued(status)
+    if continued:
+        names = escape(", ".join(continued[:5]) + (", …" if len(continued) > 5 else ""))
+        notes.append(f"*Split:* the result is longer than one Excel sheet holds, so it continues on further sheets: {names}.")
+    truncated = int(status.get("truncated_cells") or 0)
+    if truncated:
+        notes.append(f"*Truncated:* {truncated:,} cells were longer than Excel's 32,767 characters and end with …[truncated].")
+    as_text = int(status.get("numbers_as_text") or 0)
+    if as_text:
+        notes.append(f"*Numbers as text:* {as_text:,} values had more than 15 digits, which Excel would round.")
+    return notes
 
 
 def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ extra database to run.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -18,9 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import NotFoundError, StorageError
 
-# Lambda has little memory bandwidth to spare and one or two vCPUs at small sizes: a modest
-# part size and concurrency keep uploads fast without buffering much in memory.
-_UPLOAD_CONFIG = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4)
+# The transfer manager uploads parts in threads, each holding one part in memory. At 1-2 GB a
+# Lambda has one or two vCPUs and up to ~100 MB/s to S3 per connection: four 16 MB parts in flight
+# fill the pipe while adding at most ~64 MB to the flat memory of the export, and a 1 GB file stays
+# far below S3's 10,000-part limit. Smaller files go up in one PUT.
+UPLOAD_CONFIG = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4, use_threads=True)
+_HASH_CHUNK = 1024 * 1024
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -42,6 +47,7 @@ class StoredFile:
     key: str
     size_bytes: int
     etag: str
+    sha256: str = ""  # hex digest of the file as written, also kept as object metadata
 
 
 def _error_code(exc: ClientError) -> str:
@@ -50,9 +56,18 @@ def _error_code(exc: ClientError) -> str:
 
 class ExportStorage:
     def __init__(
-        self, s3_client: Any, bucket: str, *, templates_prefix: str, exports_prefix: str, status_prefix: str, state_prefix: str = "state/"
+        self,
+        s3_client: Any,
+        bucket: str,
+        *,
+        templates_prefix: str,
+        exports_prefix: str,
+        status_prefix: str,
+        state_prefix: str = "state/",
+        upload_config: TransferConfig = UPLOAD_CONFIG,
     ) -> None:
         self._s3 = s3_client
+        self._upload_config = upload_config
         self.bucket = bucket
         self.templates_prefix = templates_prefix
         self.exports_prefix = exports_prefix
@@ -90,17 +105,25 @@ class ExportStorage:
 
     # export files --------------------------------------------------------------------------
     def upload_export(self, path: str, key: str, *, file_name: str, content_type: str) -> StoredFile:
+        """Upload through the transfer manager (multipart past the threshold) and check the size."""
+        digest = file_sha256(path)
         extra = {
             "ContentType": content_type,
             "ContentDisposition": content_disposition(file_name),
             "ServerSideEncryption": "AES256",
+            "Metadata": {"sha256": digest},
+            # S3 verifies every part against its own checksum before it assembles the object.
+            "ChecksumAlgorithm": "SHA256",
         }
         try:
-            self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra, Config=_UPLOAD_CONFIG)
+            self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra, Config=self._upload_config)
             head = self._s3.head_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise StorageError(f"upload of the export file failed ({_describe(exc)})") from None
-        return StoredFile(key=key, size_bytes=int(head["ContentLength"]), etag=str(head.get("ETag", "")).strip('"'))
+        size = int(head["ContentLength"])
+        if size != os.path.getsize(path):
+            raise StorageError(f"the stored export has {size:,} bytes, the file {os.path.getsize(path):,}")
+        return StoredFile(key=key, size_bytes=size, etag=str(head.get("ETag", "")).strip('"'), sha256=digest)
 
     def download_export(self, key: str, path: str) -> None:
         try:
@@ -226,6 +249,14 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
         return _error_code(exc.__context__) or "error"
     return type(exc).__name__
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def content_disposition(file_name: str) -> str:

@@ -9,13 +9,13 @@ hyperlink. Memory stays flat because constant_memory flushes each row to a temp 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from functools import partial
+from itertools import chain, islice
+from typing import Any
 
 import xlsxwriter
 from pymysql.constants import FIELD_TYPE
@@ -26,26 +26,41 @@ from chalicelib.database import Column
 from chalicelib.report_options import ColumnFormat
 
 EXCEL_MAX_ROWS = 1_048_576
+DATA_ROWS_PER_SHEET = EXCEL_MAX_ROWS - 1  # below the header row
 EXCEL_MAX_STRING = 32_767
 TRUNCATION_MARKER = "…[truncated]"
 _MAX_SAFE_INTEGER = 2**53
+_EXCEL_DIGITS = 15
+_MAX_HEX_BYTES = 64
+_ONE_DAY = dt.timedelta(days=1)
+# Excel's serial numbers count days from 1899-12-30 for every date from 1900-03-01 on (before it,
+# Excel's fictitious 1900-02-29 shifts them; XlsxWriter's own conversion handles those).
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+_EXCEL_EPOCH_ORDINAL = _EXCEL_EPOCH.toordinal()
+_FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
+_FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
+_EXCEL_FIRST_YEAR = 1900
+_PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
 _WIDTH_SAMPLE_ROWS = 500
 _MAX_WIDTH = 60
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
-_INTEGER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR}
+# Up to 32-bit integers (and YEAR) and FLOAT/DOUBLE: the driver returns values a double holds exactly.
+_EXACT_NUMBER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR, FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
-_FLOAT_TYPES = {FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _DATE_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE}
 _DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
 
-CellWriter = Callable[[Worksheet, int, int, Any], None]
+BoundWriter = Callable[[int, int, Any], Any]  # (row, col, value) on one sheet
+WriterFactory = Callable[["_SheetCells"], BoundWriter]
 
 
 @dataclass
 class WorkbookSummary:
     row_count: int
     truncated_cells: int
+    numbers_as_text: int = 0
+    sheet_names: list[str] = field(default_factory=list)
 
 
 def excel_sheet_name(name: str) -> str:
@@ -59,8 +74,10 @@ class _Formats:
         self.header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#F2F2F2"})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        # Excel shows at most milliseconds; the cell value itself keeps the microseconds.
         self.datetime_fraction = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
         self.time = workbook.add_format({"num_format": "[h]:mm:ss"})
+        self.time_fraction = workbook.add_format({"num_format": "[h]:mm:ss.000"})
         self.integer = workbook.add_format({"num_format": "0"})
         self._workbook = workbook
         self._decimals: dict[int, Format] = {}
@@ -72,83 +89,189 @@ class _Formats:
         return self._decimals[scale]
 
 
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def excel_text(text: str) -> tuple[str, bool]:
+    """Text that fits one Excel cell (32,767 UTF-16 units), with a visible marker when cut."""
+    # A string of at most half the limit cannot exceed it even if every character is an emoji.
+    if len(text) <= EXCEL_MAX_STRING // 2 or _utf16_length(text) <= EXCEL_MAX_STRING:
+        return text, False
+    keep = EXCEL_MAX_STRING - _utf16_length(TRUNCATION_MARKER)
+    # Cutting the UTF-16 bytes and dropping a half surrogate pair never splits an emoji.
+    cut = text.encode("utf-16-le")[: 2 * keep].decode("utf-16-le", errors="ignore")
+    return cut + TRUNCATION_MARKER, True
+
+
+def binary_text(value: bytes | bytearray) -> str:
+    """BLOB/BINARY values: short ones as hex (ids, hashes), long ones as their size."""
+    return "0x" + value.hex() if len(value) <= _MAX_HEX_BYTES else f"<{len(value):,} bytes>"
+
+
+def time_text(value: dt.timedelta) -> str:
+    """A TIME as MySQL prints it, for values Excel cannot show (negative durations)."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    micros = abs(value) // dt.timedelta(microseconds=1)
+    seconds, micro = divmod(micros, 1_000_000)
+    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{text}.{micro:06d}" if micro else text
+
+
+class _SheetCells:
+    """One worksheet's cell writers, looked up once per sheet instead of once per cell.
+
+    XlsxWriter's public ``write_*`` methods pass through a decorator that accepts "A1" notation
+    and tries ``int()`` on every call; profiled, that cost as much as everything our own code does
+    per cell. The undecorated methods take the same (row, col, value, format) arguments; the
+    public ones are the fallback should a future XlsxWriter rename them (the version is pinned).
+    """
+
+    __slots__ = ("datetime", "number", "sheet", "string")
+
+    def __init__(self, sheet: Worksheet) -> None:
+        self.sheet = sheet
+        self.number: Callable[..., Any] = getattr(sheet, "_write_number", sheet.write_number)
+        self.string: Callable[..., Any] = getattr(sheet, "_write_string", sheet.write_string)
+        self.datetime: Callable[..., Any] = getattr(sheet, "_write_datetime", sheet.write_datetime)
+
+    def with_format(self, cell_format: Format) -> _SheetCells:
+        """The same writers, but every cell gets the report author's number format for this column
+        instead of its type's default; the column's writer still decides the cell's type."""
+        formatted = _SheetCells.__new__(_SheetCells)
+        formatted.sheet = self.sheet
+        formatted.number = _forced_format(self.number, cell_format)
+        formatted.string = _forced_format(self.string, cell_format)
+        formatted.datetime = _forced_format(self.datetime, cell_format)
+        return formatted
+
+
+def _forced_format(write: Callable[..., Any], cell_format: Format) -> Callable[..., Any]:
+    def write_with_format(row: int, col: int, value: Any, _default: Format | None = None) -> Any:
+        return write(row, col, value, cell_format)
+
+    return write_with_format
+
+
 class _ColumnWriters:
-    """Typed cell writers; each tolerates values of an unexpected Python type by writing text."""
+    """Typed cell writers chosen once per column; a value of an unexpected Python type becomes text.
+
+    ``for_column`` returns a factory that binds the column's writer to one sheet, so the hot loop
+    makes a single call per cell: for 32-bit integers and doubles that call is XlsxWriter's own.
+    """
 
     def __init__(self, formats: _Formats) -> None:
         self.formats = formats
         self.truncated_cells = 0
+        self.numbers_as_text = 0
+        self._noted: set[tuple[str, int]] = set()
 
-    def for_column(self, column: Column) -> CellWriter:
-        if column.type_code in _INTEGER_TYPES:
-            return self.integer
-        if column.type_code in _DECIMAL_TYPES:
-            number_format = self.formats.decimal(column.scale)
-            return lambda sheet, row, col, value: self.decimal(sheet, row, col, value, number_format)
-        if column.type_code in _FLOAT_TYPES:
-            return self.floating
-        if column.type_code in _DATE_TYPES:
-            return self.date
-        if column.type_code in _DATETIME_TYPES:
-            return self.datetime
-        if column.type_code == FIELD_TYPE.TIME:
-            return self.time
-        if column.type_code == FIELD_TYPE.BIT:
-            return self.bit
-        return self.text
+    def for_column(self, column: Column) -> WriterFactory:
+        code = column.type_code
+        if code in _EXACT_NUMBER_TYPES:
+            return lambda cells: cells.number  # always a finite int or float that a double holds exactly
+        if code in _DECIMAL_TYPES:
+            return self._decimal_factory(column)
+        if code in _DATETIME_TYPES:
+            datetime_format = self.formats.datetime_fraction if 0 < column.scale <= 6 else self.formats.datetime
+            return lambda cells: partial(self.datetime, cells, datetime_format)
+        if code == FIELD_TYPE.TIME:
+            time_format = self.formats.time_fraction if 0 < column.scale <= 6 else self.formats.time
+            return lambda cells: partial(self.time, cells, time_format)
+        if column.binary:
+            return lambda cells: partial(self.binary, cells)
+        methods = {FIELD_TYPE.LONGLONG: self.integer, FIELD_TYPE.BIT: self.bit, **dict.fromkeys(_DATE_TYPES, self.date)}
+        method = methods.get(code, self.text)
+        return lambda cells: partial(method, cells)
 
-    def integer(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, int) and abs(value) < _MAX_SAFE_INTEGER:
-            sheet.write_number(row, col, value)
+    def _decimal_factory(self, column: Column) -> WriterFactory:
+        number_format = self.formats.decimal(column.scale)
+        if 0 < column.length <= _EXCEL_DIGITS:
+            # DECIMAL(M,D) with M <= 15 always fits a double: no per-value digit count.
+            def exact(cells: _SheetCells) -> BoundWriter:
+                number = cells.number
+                return lambda row, col, value: number(row, col, float(value), number_format)
+
+            return exact
+        return lambda cells: partial(self.decimal, cells, number_format)
+
+    def integer(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
+        if isinstance(value, int) and -_MAX_SAFE_INTEGER < value < _MAX_SAFE_INTEGER:
+            cells.number(row, col, value)
+        elif isinstance(value, int):
+            self.number_as_text(cells, row, col, value)
         else:
-            self.text(sheet, row, col, value)  # Excel would round integers beyond 2^53
+            self.text(cells, row, col, value)
 
-    def decimal(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: Format) -> None:
-        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= 15:
-            sheet.write_number(row, col, float(value), number_format)
+    def decimal(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
+        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= _EXCEL_DIGITS:
+            cells.number(row, col, float(value), number_format)
+        elif isinstance(value, Decimal) and value.is_finite():
+            self.number_as_text(cells, row, col, value)
         else:
-            self.text(sheet, row, col, value)  # beyond Excel's 15 significant digits: keep every digit
+            self.text(cells, row, col, value)
 
-    def floating(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            sheet.write_number(row, col, value)
-        else:
-            self.text(sheet, row, col, value)
+    def number_as_text(self, cells: _SheetCells, row: int, col: int, value: int | Decimal) -> None:
+        """Excel keeps 15 significant digits: longer numbers are text, so no digit is lost."""
+        cells.string(row, col, str(value))
+        self.numbers_as_text += 1
+        sheet = cells.sheet
+        if (sheet.name, col) not in self._noted:
+            self._noted.add((sheet.name, col))
+            # constant_memory has flushed the header row by now: the note goes on the first such cell.
+            sheet.write_comment(row, col, _PRECISION_NOTE, {"x_scale": 2, "y_scale": 1.5})
 
-    def date(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, dt.date):
-            sheet.write_datetime(row, col, value, self.formats.date)
-        # Anything else (a zero date '0000-00-00' comes back as text) is left empty.
-
-    def datetime(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, dt.datetime):
-            value = value.replace(tzinfo=None)
-            number_format = self.formats.datetime_fraction if value.microsecond else self.formats.datetime
-            sheet.write_datetime(row, col, value, number_format)
+    def date(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
+        if value.__class__ is dt.date and value >= _FIRST_PLAIN_SERIAL_DATE:
+            # The serial number Excel stores; XlsxWriter's general conversion is slower per cell.
+            cells.number(row, col, value.toordinal() - _EXCEL_EPOCH_ORDINAL, self.formats.date)
         elif isinstance(value, dt.date):
-            sheet.write_datetime(row, col, value, self.formats.date)
+            self._early_date(cells, row, col, value, self.formats.date)
+        # Anything else is a zero or invalid date ('0000-00-00' comes back as text): left empty.
 
-    def time(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
-        if isinstance(value, dt.timedelta):
-            sheet.write_number(row, col, value.total_seconds() / 86400, self.formats.time)
+    def datetime(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
+        if value.__class__ is dt.datetime and value.tzinfo is None and value >= _FIRST_PLAIN_SERIAL_DATETIME:
+            cells.number(row, col, (value - _EXCEL_EPOCH) / _ONE_DAY, number_format)
+        elif isinstance(value, dt.datetime):
+            self._early_date(cells, row, col, value.replace(tzinfo=None), number_format)
+        elif isinstance(value, dt.date):
+            self._early_date(cells, row, col, value, self.formats.date)
+        # '0000-00-00 00:00:00' comes back as text: left empty.
+
+    def _early_date(self, cells: _SheetCells, row: int, col: int, value: dt.date, number_format: Format) -> None:
+        if value.year >= _EXCEL_FIRST_YEAR:
+            cells.datetime(row, col, value, number_format)  # January-February 1900: XlsxWriter knows Excel's quirk
         else:
-            self.text(sheet, row, col, value)
+            cells.string(row, col, value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat())
+            # Excel has no dates before 1900 (MySQL allows year 1000): ISO text keeps them readable.
 
-    def bit(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def time(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
+        if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):
+            cells.number(row, col, value / _ONE_DAY, number_format)
+        elif isinstance(value, dt.timedelta):
+            cells.string(row, col, time_text(value))  # Excel shows ##### for a negative time
+        else:
+            self.text(cells, row, col, value)
+
+    def bit(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
-            sheet.write_number(row, col, int.from_bytes(value, "big"))
+            self.integer(cells, row, col, int.from_bytes(value, "big"))
         else:
-            self.integer(sheet, row, col, value)
+            self.integer(cells, row, col, value)
 
-    def text(self, sheet: Worksheet, row: int, col: int, value: Any) -> None:
+    def binary(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
-            text = "0x" + value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
+            cells.string(row, col, binary_text(value))
         else:
-            text = str(value)
-        if len(text) > EXCEL_MAX_STRING:
-            text = text[: EXCEL_MAX_STRING - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
-            self.truncated_cells += 1
-        sheet.write_string(row, col, text)
+            self.text(cells, row, col, value)
+
+    def text(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
+        if value.__class__ is not str:
+            value = binary_text(value) if isinstance(value, (bytes, bytearray)) else str(value)
+        if len(value) > EXCEL_MAX_STRING // 2:
+            value, truncated = excel_text(value)
+            self.truncated_cells += truncated
+        cells.string(row, col, value)
 
 
 def _column_width(column: Column, longest_value: int) -> float:
@@ -169,6 +292,10 @@ class SheetLayout:
     title: str | None = None  # a title row above the header row
     columns: Mapping[str, ColumnFormat] = field(default_factory=dict)
 
+    @property
+    def header_row(self) -> int:
+        return 1 if self.title is not None else 0
+
 
 @dataclass
 class SheetSource:
@@ -184,12 +311,20 @@ class SheetSource:
 class SheetSummary:
     name: str
     row_count: int
+    # Every sheet the source filled: more than one when it passed Excel's row limit.
+    sheet_names: list[str] = field(default_factory=list)
 
 
 class WorkbookWriter:
-    """An .xlsx file written sheet after sheet, each sheet streamed row by row (constant_memory)."""
+    """An .xlsx file written sheet after sheet, each sheet streamed row by row (constant_memory).
 
-    def __init__(self, path: str, *, tmp_dir: str) -> None:
+    A source longer than ``rows_per_sheet`` data rows continues on ``<name> (2)``, ``(3)``...
+    with the header repeated: XlsxWriter silently drops rows past Excel's limit.
+    """
+
+    def __init__(self, path: str, *, tmp_dir: str, rows_per_sheet: int = DATA_ROWS_PER_SHEET) -> None:
+        if not 0 < rows_per_sheet <= DATA_ROWS_PER_SHEET:
+            raise ValueError(f"rows_per_sheet must be between 1 and {DATA_ROWS_PER_SHEET:,}")
         self._workbook = xlsxwriter.Workbook(
             path,
             {
@@ -200,6 +335,7 @@ class WorkbookWriter:
                 "strings_to_numbers": False,
             },
         )
+        self._rows_per_sheet = rows_per_sheet
         self._formats = _Formats(self._workbook)
         self._writers = _ColumnWriters(self._formats)
         self._sheet_names: set[str] = set()
@@ -210,70 +346,85 @@ class WorkbookWriter:
     def __enter__(self) -> WorkbookWriter:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        # After a failure (a guard stopped the export, the database went away) assembling the
+        # file would only spend more /tmp and time on something nobody will download.
+        if exc_type is None:
+            self.close()
 
     @property
     def truncated_cells(self) -> int:
         return self._writers.truncated_cells
 
+    @property
+    def numbers_as_text(self) -> int:
+        return self._writers.numbers_as_text
+
     def add_sheet(self, source: SheetSource) -> SheetSummary:
-        """Write a bold header row, then the typed rows; return the sheet's row count."""
-        sheet = self._workbook.add_worksheet(self._unique_name(source.name))
-        columns = source.columns
-        header_row = self._write_title(sheet, source.layout, len(columns))
-        cell_writers = self._with_column_formats(sheet, columns, [self._writers.for_column(column) for column in columns], source.layout)
-        longest = [0] * len(columns)
-        for index, column in enumerate(columns):
-            sheet.write_string(header_row, index, column.name, self._formats.header)
-        row_number = header_row
-        for row_number, row in enumerate(source.rows, start=header_row + 1):
-            if row_number >= EXCEL_MAX_ROWS:
-                raise ValueError("result exceeds Excel's row limit")  # splitting across sheets is a later step
-            for index, value in enumerate(row):
-                if value is not None:
-                    cell_writers[index](sheet, row_number, index, value)
-            if row_number <= _WIDTH_SAMPLE_ROWS:
-                for index, value in enumerate(row):
-                    if value is not None:
-                        longest[index] = max(longest[index], len(str(value)))
-        widths = [_column_width(column, longest[index]) for index, column in enumerate(columns)]
-        _apply_layout(sheet, columns, source.layout, widths, header_row=header_row, last_row=row_number)
-        summary = SheetSummary(name=sheet.name, row_count=row_number - header_row)
+        """Write the typed rows under a header, on as many sheets as Excel's row limit needs."""
+        columns = list(source.columns)
+        rows = iter(source.rows)
+        sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
+        widths = [_column_width(column, longest) for column, longest in zip(columns, _longest_values(sample, len(columns)), strict=True)]
+        rows = chain(sample, rows)
+        writer_factories = [self._writers.for_column(column) for column in columns]
+        column_formats = [self._column_format(source.layout, column) for column in columns]
+        layout = source.layout
+        per_sheet = min(self._rows_per_sheet, DATA_ROWS_PER_SHEET - layout.header_row)
+        names: list[str] = []
+        total = 0
+        while True:
+            name = self._unique_name(source.name) if not names else self._unique_name(_continuation_name(names[0], len(names) + 1))
+            sheet = self._start_sheet(name, columns, widths, layout)
+            written = _write_rows(sheet, writer_factories, column_formats, islice(rows, per_sheet), first_row=layout.header_row + 1)
+            self._finish_sheet(sheet, len(columns), written, layout)
+            names.append(sheet.name)
+            total += written
+            following = next(rows, None) if written == per_sheet else None
+            if following is None:  # a row is a tuple, never None: this is the end
+                break
+            rows = chain([following], rows)
+        summary = SheetSummary(name=names[0], row_count=total, sheet_names=names)
         self.sheets.append(summary)
         return summary
 
-    def _write_title(self, sheet: Worksheet, layout: SheetLayout, column_count: int) -> int:
-        """Write the optional title row; return the row the column header goes on."""
-        if layout.title is None:
-            return 0
-        if self._title_format is None:
-            self._title_format = self._workbook.add_format({"bold": True, "font_size": 13})
-        sheet.write_string(0, 0, layout.title, self._title_format)
-        return 1
-
-    def _with_column_formats(self, sheet: Worksheet, columns: Sequence[Column], writers: list[CellWriter], layout: SheetLayout) -> list[CellWriter]:
-        """Swap in the author's number format for columns that declare one; other columns keep the type's writer."""
-        result = list(writers)
+    def _start_sheet(self, name: str, columns: Sequence[Column], widths: Sequence[float], layout: SheetLayout) -> Worksheet:
+        """A new sheet with the optional title row, the header row, widths, hidden columns and panes."""
+        sheet = self._workbook.add_worksheet(name)
+        if layout.title is not None:
+            if self._title_format is None:
+                self._title_format = self._workbook.add_format({"bold": True, "font_size": 13})
+            sheet.write_string(0, 0, layout.title, self._title_format)
         for index, column in enumerate(columns):
-            spec = layout.columns.get(column.name)
-            if spec is None or spec.number_format is None:
-                continue
-            cells = _FormattedCells(sheet, self._number_format(spec.number_format))
-            result[index] = functools.partial(_write_formatted, writers[index], cells)
-        return result
+            sheet.write_string(layout.header_row, index, column.name, self._formats.header)
+            spec = layout.columns.get(column.name) or ColumnFormat()
+            width = spec.width if spec.width is not None else widths[index]
+            sheet.set_column(index, index, width, None, {"hidden": True} if spec.hidden else None)
+        if layout.freeze_cell:
+            sheet.freeze_panes(layout.freeze_cell)
+        elif layout.freeze_header:
+            sheet.freeze_panes(layout.header_row + 1, 0)
+        return sheet
 
-    def _number_format(self, pattern: str) -> Format:
-        if pattern not in self._custom_formats:
-            self._custom_formats[pattern] = self._workbook.add_format({"num_format": pattern})
-        return self._custom_formats[pattern]
+    def _finish_sheet(self, sheet: Worksheet, column_count: int, row_count: int, layout: SheetLayout) -> None:
+        if column_count and layout.autofilter:
+            header = layout.header_row
+            sheet.autofilter(header, 0, header + max(row_count, 1), column_count - 1)
+
+    def _column_format(self, layout: SheetLayout, column: Column) -> Format | None:
+        """The author's number format for a column (by result column name), if the header sets one."""
+        spec = layout.columns.get(column.name)
+        if spec is None or spec.number_format is None:
+            return None
+        if spec.number_format not in self._custom_formats:
+            self._custom_formats[spec.number_format] = self._workbook.add_format({"num_format": spec.number_format})
+        return self._custom_formats[spec.number_format]
 
     def _unique_name(self, name: str) -> str:
         base = excel_sheet_name(name)
         candidate, number = base, 2
         while candidate.lower() in self._sheet_names:
-            suffix = f" ({number})"
-            candidate, number = base[: 31 - len(suffix)] + suffix, number + 1
+            candidate, number = _continuation_name(base, number), number + 1
         self._sheet_names.add(candidate.lower())
         return candidate
 
@@ -281,47 +432,50 @@ class WorkbookWriter:
         self._workbook.close()
 
 
-class _FormattedCells:
-    """Stands in for the worksheet inside a typed cell writer so the column's own number format wins
-    over the type's default format, while the writer still decides the cell's type."""
-
-    def __init__(self, sheet: Worksheet, cell_format: Format) -> None:
-        self._sheet = sheet
-        self._format = cell_format
-
-    def write_number(self, row: int, col: int, number: float, _default: Format | None = None) -> int:
-        return int(self._sheet.write_number(row, col, number, self._format))
-
-    def write_datetime(self, row: int, col: int, value: Any, _default: Format | None = None) -> int:
-        return int(self._sheet.write_datetime(row, col, value, self._format))
-
-    def write_string(self, row: int, col: int, text: str, _default: Format | None = None) -> int:
-        return int(self._sheet.write_string(row, col, text, self._format))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sheet, name)
+def _write_rows(
+    sheet: Worksheet, factories: Sequence[WriterFactory], formats: Sequence[Format | None], rows: Iterable[Sequence[Any]], *, first_row: int
+) -> int:
+    """The hot loop: one call per non-NULL cell, nothing else per row. Returns the rows written."""
+    cells = _SheetCells(sheet)
+    writers = [factory(cells if fmt is None else cells.with_format(fmt)) for factory, fmt in zip(factories, formats, strict=True)]
+    positions = range(len(writers))
+    row_number = first_row - 1
+    for row_number, row in enumerate(rows, start=first_row):
+        for write, col, value in zip(writers, positions, row, strict=False):
+            if value is not None:
+                write(row_number, col, value)
+    return row_number - first_row + 1
 
 
-def _write_formatted(writer: CellWriter, cells: _FormattedCells, _sheet: Worksheet, row: int, col: int, value: Any) -> None:
-    writer(cast(Worksheet, cells), row, col, value)
+def _longest_values(sample: Sequence[Sequence[Any]], column_count: int) -> list[int]:
+    longest = [0] * column_count
+    for row in sample:
+        for index, value in enumerate(row):
+            if value is not None:
+                longest[index] = max(longest[index], len(str(value)))
+    return longest
 
 
-def _apply_layout(sheet: Worksheet, columns: Sequence[Column], layout: SheetLayout, widths: list[float], *, header_row: int, last_row: int) -> None:
-    """Column widths (the author's, else the ones measured from the data), hidden columns, panes, autofilter."""
-    for index, column in enumerate(columns):
-        spec = layout.columns.get(column.name) or ColumnFormat()
-        width = spec.width if spec.width is not None else widths[index]
-        sheet.set_column(index, index, width, None, {"hidden": True} if spec.hidden else None)
-    if layout.freeze_cell:
-        sheet.freeze_panes(layout.freeze_cell)
-    elif layout.freeze_header:
-        sheet.freeze_panes(header_row + 1, 0)
-    if columns and layout.autofilter:
-        sheet.autofilter(header_row, 0, max(last_row, header_row + 1), len(columns) - 1)
+def _continuation_name(base: str, number: int) -> str:
+    suffix = f" ({number})"
+    return base[: 31 - len(suffix)] + suffix
 
 
-def write_workbook(path: str, sheet_title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tmp_dir: str) -> WorkbookSummary:
-    """Write a one-sheet workbook."""
-    with WorkbookWriter(path, tmp_dir=tmp_dir) as writer:
+def write_workbook(
+    path: str,
+    sheet_title: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    *,
+    tmp_dir: str,
+    rows_per_sheet: int = DATA_ROWS_PER_SHEET,
+) -> WorkbookSummary:
+    """Write a one-sheet workbook (more sheets only past Excel's row limit)."""
+    with WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet) as writer:
         sheet = writer.add_sheet(SheetSource(name=sheet_title, columns=columns, rows=rows))
-    return WorkbookSummary(row_count=sheet.row_count, truncated_cells=writer.truncated_cells)
+    return WorkbookSummary(
+        row_count=sheet.row_count,
+        truncated_cells=writer.truncated_cells,
+        numbers_as_text=writer.numbers_as_text,
+        sheet_names=sheet.sheet_names,
+    )

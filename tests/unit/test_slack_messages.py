@@ -71,3 +71,25 @@ def test_no_request_value_can_become_a_mention_or_a_link_anywhere_in_a_message()
             assert "<" not in text and ">" not in text, text
         # Slack does not parse plain_text for mentions; mrkdwn texts are verbatim so a bare @channel stays text.
         assert all(item.get("verbatim") is True for item in every_text_object(message["blocks"]) if item["type"] == "mrkdwn")
+
+
+def test_a_split_result_and_cut_cells_are_announced() -> None:
+    status = {
+        **STATUS,
+        "sheets": [{"name": "Orders", "row_count": 12345, "continued_on": ["Orders (2)"]}],
+        "truncated_cells": 3,
+        "numbers_as_text": 2,
+    }
+    message = slack.success_message(status, download_url="https://x.invalid", expires_at="soon")
+    assert message["text"] == "Export ready: Orders &lt;by&gt; day (12,345 rows, split over several sheets)"
+    facts = message["blocks"][1]["text"]["text"]
+    assert "continues on further sheets: Orders (2 sheets)" in facts
+    assert "*Truncated:* 3 cells" in facts
+    assert "*Numbers as text:* 2 values" in facts
+
+
+def test_a_one_sheet_result_says_nothing_about_splitting() -> None:
+    message = slack.success_message(
+        {**STATUS, "sheets": [{"name": "Orders", "row_count": 12345}]}, download_url="https://x.invalid", expires_at="soon"
+    )
+    assert "Split" not in json.dumps(message) and "split" not in message["text"]

@@ -1,0 +1,102 @@
+"""Every MySQL column type, read from a real MariaDB cursor and written to xlsx and CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from chalicelib.export import QueryLimits, stream_query_to_file
+from chalicelib.formats import CSV, XLSX
+from chalicelib.secrets import DatabaseCredentials
+from chalicelib.templates import RenderedQuery
+from devstack import stack
+
+pytestmark = pytest.mark.stack
+
+COLUMNS = """
+    id INT PRIMARY KEY, big BIGINT UNSIGNED, money DECIMAL(30,4), ratio FLOAT, precise DOUBLE,
+    day DATE, moment DATETIME(6), stamp TIMESTAMP(3) NULL, took TIME(6), yr YEAR, flags BIT(10),
+    yes BOOL, name VARCHAR(50), body TEXT, doc JSON, raw BLOB, code VARBINARY(16), kind ENUM('a','b'),
+    zero_day DATE, zero_moment DATETIME
+"""
+ROWS = [
+    "(1, 18446744073709551615, 12345678901234567890.1234, 1.5, 0.1, '2026-01-02', '2026-01-02 03:04:05.123456',"
+    " '2026-01-02 03:04:05.123', '26:03:00.500000', 2026, b'1010101010', TRUE, '김민준 😀', '=SUM(A1:A2)',"
+    " '{\"a\": [1, 2]}', x'00ff', x'0102', 'b', '0000-00-00', '0000-00-00 00:00:00')",
+    "(2, 9007199254740991, 1234.5000, -2.25, 1e300, '1999-12-31', '1999-12-31 23:59:59.000000',"
+    " NULL, '-838:59:59.000000', 1901, b'0000000001', FALSE, '', NULL, NULL, REPEAT('x', 100), NULL, NULL, NULL, NULL)",
+    "(3" + ", NULL" * 19 + ")",
+]
+
+
+@pytest.fixture(scope="module")
+def credentials(local_stack: stack.StackConfig) -> Iterator[DatabaseCredentials]:
+    with stack.admin_connection(local_stack) as connection, connection.cursor() as cursor:
+        cursor.execute("SET SESSION sql_mode = ''")  # zero dates exist in old tables; strict mode refuses new ones
+        cursor.execute("DROP TABLE IF EXISTS all_types")
+        cursor.execute(f"CREATE TABLE all_types ({COLUMNS}) DEFAULT CHARSET=utf8mb4")
+        cursor.execute("INSERT INTO all_types VALUES " + ", ".join(ROWS))
+    yield DatabaseCredentials(
+        host="127.0.0.1", port=local_stack.db_port, user=stack.READONLY_USER, database=stack.DATABASE, password=stack.READONLY_PASSWORD
+    )
+
+
+def export_all_types(credentials: DatabaseCredentials, tmp_path: Path, extension: str) -> Path:
+    path = tmp_path / f"types.{extension}"
+    query = RenderedQuery(sql="SELECT * FROM all_types ORDER BY id", args=())
+    fmt = XLSX if extension == "xlsx" else CSV
+    summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=2), (fmt, str(path), "Types"))
+    assert summary.row_count == 3
+    return path
+
+
+def test_every_type_lands_right_in_excel(credentials: DatabaseCredentials, tmp_path: Path) -> None:
+    sheet = openpyxl.load_workbook(export_all_types(credentials, tmp_path, "xlsx")).worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+    first = dict(zip(header, (cell for cell in sheet[2]), strict=True))
+    second = dict(zip(header, (cell for cell in sheet[3]), strict=True))
+    value = {name: cell.value for name, cell in first.items()}
+    assert value["big"] == "18446744073709551615" and first["big"].comment is not None  # beyond 2^53: text with a note
+    assert second["big"].value == 9007199254740991 and second["big"].data_type == "n"
+    assert value["money"] == "12345678901234567890.1234"  # 24 digits: text, every digit kept
+    assert second["money"].value == 1234.5 and second["money"].number_format == "#,##0.0000"
+    assert value["ratio"] == 1.5 and value["precise"] == 0.1 and second["precise"].value == 1e300
+    assert value["day"] == dt.datetime(2026, 1, 2) and first["day"].number_format == "yyyy-mm-dd"
+    assert value["moment"] == dt.datetime(2026, 1, 2, 3, 4, 5, 123000) and first["moment"].number_format == "yyyy-mm-dd hh:mm:ss.000"
+    assert value["stamp"] == dt.datetime(2026, 1, 2, 3, 4, 5, 123000)
+    assert value["took"] == dt.timedelta(hours=26, minutes=3, seconds=0, microseconds=500000)
+    assert first["took"].number_format == "[h]:mm:ss.000"
+    assert second["took"].value == "-838:59:59"  # Excel cannot show a negative time
+    assert value["yr"] == 2026 and second["yr"].value == 1901
+    assert value["flags"] == 0b1010101010 and second["flags"].value == 1
+    assert value["yes"] == 1 and second["yes"].value == 0
+    assert value["name"] == "김민준 😀"
+    assert value["body"] == "=SUM(A1:A2)" and first["body"].data_type == "s"
+    assert value["doc"] == '{"a": [1, 2]}'
+    assert value["raw"] == "0x00ff" and second["raw"].value == "<100 bytes>"
+    assert value["code"] == "0x0102"
+    assert value["kind"] == "b"
+    assert value["zero_day"] is None and value["zero_moment"] is None
+    assert [cell.value for cell in sheet[4]] == [3] + [None] * 19
+
+
+def test_every_type_lands_right_in_csv(credentials: DatabaseCredentials, tmp_path: Path) -> None:
+    text = export_all_types(credentials, tmp_path, "csv").read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    first: dict[str, Any] = rows[0]
+    assert first["big"] == "18446744073709551615"
+    assert first["money"] == "12345678901234567890.1234"
+    assert first["moment"] == "2026-01-02 03:04:05.123456"
+    assert first["took"] == "26:03:00.500000" and rows[1]["took"] == "-838:59:59"
+    assert first["flags"] == "682" and first["yr"] == "2026"
+    assert first["name"] == "김민준 😀" and first["body"] == "'=SUM(A1:A2)"
+    assert first["raw"] == "0x00ff" and rows[1]["raw"] == "<100 bytes>"
+    assert first["zero_day"] == "" and first["zero_moment"] == ""
+    assert list(rows[2].values()) == ["3"] + [""] * 19
