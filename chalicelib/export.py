@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import EmptyResultError
-from chalicelib.formats import DEFAULT_FORMAT, XLSX, ExportFormat, open_writer
+from chalicelib.formats import DEFAULT_FORMAT, XLSX, ExportFormat, TableWriter, open_writer
 from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
 from chalicelib.params import resolve_parameters, to_json_params
@@ -73,6 +73,7 @@ class ExportResult:
 class QueryLimits:
     timeout_seconds: int
     batch_rows: int
+    rows_log_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,38 @@ class FileSummary:
     truncated_cells: int
     numbers_as_text: int
     sheet_names: list[str]
+
+
+def stream_sheet(
+    writer: TableWriter,
+    credentials: DatabaseCredentials,
+    query: RenderedQuery,
+    limits: QueryLimits,
+    name: str,
+    *,
+    layout: SheetLayout | None = None,
+    guard: ExportGuard | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[SheetSummary, float]:
+    """Run one query and stream its rows into one sheet of ``writer``; return it and the query time.
+
+    The hot path, shared by the worker and the benchmark: an unbuffered cursor read in batches,
+    the rows/s log, the guard's pass-through and the format's writer; no row is kept.
+    """
+    # Imported here, not at the top: the API function never queries or writes a file, and
+    # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
+    from chalicelib.database import open_query
+    from chalicelib.workbook import SheetLayout, SheetSource
+
+    started = time.monotonic()
+    log_event("query_started", "query started", sheet=name, bound_values=len(query.args))
+    with open_query(credentials, query, timeout_seconds=limits.timeout_seconds, batch_rows=limits.batch_rows) as result:
+        query_seconds = time.monotonic() - started
+        rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=name, every_seconds=limits.rows_log_seconds)
+        rows = guard.watch(rows) if guard is not None else rows
+        rows = rows if progress is None else _reporting(rows, name, progress)
+        summary = writer.add_sheet(SheetSource(name=name, columns=result.columns, rows=rows, layout=layout or SheetLayout()))
+    return summary, query_seconds
 
 
 def stream_query_to_file(
@@ -92,21 +125,10 @@ def stream_query_to_file(
     guard: ExportGuard | None = None,
     rows_per_sheet: int | None = None,
 ) -> tuple[FileSummary, float]:
-    """Stream one query's rows into a file (format, path, sheet title); return it and the query time.
-
-    The hot path on its own, as the benchmark measures it: an unbuffered cursor read in batches,
-    the guard's pass-through, and the format's writer; no row is kept.
-    """
-    from chalicelib.database import open_query
-    from chalicelib.workbook import SheetSource
-
+    """One query into a new file (format, path, sheet title), as the benchmark measures it."""
     fmt, path, title = destination
-    started = time.monotonic()
-    with open_query(credentials, query, timeout_seconds=limits.timeout_seconds, batch_rows=limits.batch_rows) as result:
-        query_seconds = time.monotonic() - started
-        rows = guard.watch(result.rows) if guard is not None else result.rows
-        with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer:
-            sheet = writer.add_sheet(SheetSource(name=title, columns=result.columns, rows=rows))
+    with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer:
+        sheet, query_seconds = stream_sheet(writer, credentials, query, limits, title, guard=guard)
     summary = FileSummary(
         row_count=sheet.row_count, truncated_cells=writer.truncated_cells, numbers_as_text=writer.numbers_as_text, sheet_names=sheet.sheet_names
     )
@@ -213,28 +235,16 @@ class ExportPipeline:
         guard: ExportGuard | None,
         progress: ProgressCallback | None,
     ) -> WrittenFile:
-        # Imported here, not at the top: the API function never queries or writes a file, and
-        # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
-        from chalicelib.database import open_query
-        from chalicelib.workbook import SheetSource
-
         sheets = self.render_sheets(template, values)  # every query renders before the database is touched
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
+        limits = QueryLimits(self.settings.statement_timeout_seconds, self.settings.fetch_batch_rows, self.settings.rows_log_seconds)
         query_seconds = 0.0
         writing_started = time.monotonic()
         with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=self.rows_per_sheet) as writer:
             for sheet in sheets:
-                started = time.monotonic()
-                log_event("query_started", "query started", sheet=sheet.name, bound_values=len(sheet.query.args))
-                with open_query(
-                    credentials, sheet.query, timeout_seconds=self.settings.statement_timeout_seconds, batch_rows=self.settings.fetch_batch_rows
-                ) as result:
-                    query_seconds += time.monotonic() - started
-                    rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=sheet.name, every_seconds=self.settings.rows_log_seconds)
-                    rows = guard.watch(rows) if guard is not None else rows
-                    rows = rows if progress is None else _reporting(rows, sheet.name, progress)
-                    writer.add_sheet(SheetSource(name=sheet.name, columns=result.columns, rows=rows, layout=layout))
+                _summary, seconds = stream_sheet(writer, credentials, sheet.query, limits, sheet.name, layout=layout, guard=guard, progress=progress)
+                query_seconds += seconds
         written = WrittenFile(
             sheets=tuple(writer.sheets),
             truncated_cells=writer.truncated_cells,
