@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
+from chalice.test import Client
 
 from devstack import stack
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def expected_cell(value: Any) -> Any:
@@ -94,3 +102,28 @@ def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
     """The S3 keys of one export's stored files."""
     listing = stack.aws_client(config, "s3").list_objects_v2(Bucket=stack.BUCKET, Prefix="exports/")
     return [item["Key"] for item in listing.get("Contents", []) if export_id in item["Key"]]
+
+
+def local_stage_variables() -> dict[str, str]:
+    """The environment variables Chalice gives the ``local`` stage (.chalice/config.json)."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
+
+
+@contextmanager
+def local_chalice_client(patch: pytest.MonkeyPatch, tmp_dir: Path) -> Iterator[Client]:
+    """The app in-process (chalice.test.Client) on the local stage, its settings read afresh."""
+    import app as export_app
+    from chalicelib import runtime, settings
+
+    patch.setenv("EXPORT_TMP_DIR", str(tmp_dir))
+    for name, value in local_stage_variables().items():
+        patch.setenv(name, value)
+    settings.get_settings.cache_clear()
+    runtime.export_jobs.cache_clear()
+    try:
+        with Client(export_app.app, stage_name="local", project_dir=str(ROOT)) as test_client:
+            yield test_client
+    finally:
+        settings.get_settings.cache_clear()
+        runtime.export_jobs.cache_clear()

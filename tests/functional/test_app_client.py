@@ -14,12 +14,12 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 import app as export_app
-from chalicelib import runtime, settings
+from chalicelib import runtime
 from chalicelib.coordination import Claim, Coordinator, export_key, iso, utc_now
 from chalicelib.jobs import new_export_id
 from chalicelib.params import to_json_params
 from devstack import stack
-from tests.helpers import export_objects, slack_messages_for
+from tests.helpers import export_objects, local_chalice_client, slack_messages_for
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -27,16 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 @pytest.fixture
 def client(aws_environment: stack.StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    monkeypatch.setenv("EXPORT_TMP_DIR", str(tmp_path))
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    for name, value in {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}.items():
-        monkeypatch.setenv(name, value)
-    settings.get_settings.cache_clear()
-    runtime.export_jobs.cache_clear()
-    with Client(export_app.app, stage_name="local", project_dir=str(ROOT)) as test_client:
+    with local_chalice_client(monkeypatch, tmp_path) as test_client:
         yield test_client
-    settings.get_settings.cache_clear()
-    runtime.export_jobs.cache_clear()
 
 
 def post(client: Client, body: Any) -> Any:

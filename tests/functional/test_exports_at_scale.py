@@ -24,7 +24,7 @@ from chalicelib.jobs import ExportJobs
 from chalicelib.settings import Settings
 from chalicelib.storage import ExportStorage
 from devstack import stack
-from tests.helpers import download, read_workbook
+from tests.helpers import download, local_stage_variables, read_workbook
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,8 +41,7 @@ class HeldDispatcher:
 
 
 def local_stage_environment(**overrides: str) -> dict[str, str]:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return {**os.environ, **config["environment_variables"], **config["stages"]["local"]["environment_variables"], **overrides}
+    return {**os.environ, **local_stage_variables(), **overrides}
 
 
 @pytest.fixture

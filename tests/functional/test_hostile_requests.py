@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-import app as export_app
-from chalicelib import runtime, settings
 from devstack import stack
+from tests.helpers import local_chalice_client
 from tests.hostile_requests import CASES, Hostile, check_answer, describe
 
 pytestmark = pytest.mark.stack
@@ -20,17 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 @pytest.fixture(scope="module")
 def client(aws_environment: stack.StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EXPORT_TMP_DIR", str(tmp_path_factory.mktemp("exports")))
-        config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-        for name, value in {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}.items():
-            patch.setenv(name, value)
-        settings.get_settings.cache_clear()
-        runtime.export_jobs.cache_clear()
-        with Client(export_app.app, stage_name="local", project_dir=str(ROOT)) as test_client:
-            yield test_client
-        settings.get_settings.cache_clear()
-        runtime.export_jobs.cache_clear()
+    with pytest.MonkeyPatch.context() as patch, local_chalice_client(patch, tmp_path_factory.mktemp("exports")) as test_client:
+        yield test_client
 
 
 @pytest.mark.parametrize("case", CASES, ids=describe)
