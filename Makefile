@@ -9,7 +9,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy
+.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -42,7 +42,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP)
+# The canary's node suite runs inside pytest; Debian's nodejs is enough for `node --test`.
+ensure-node:
+	@command -v node >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; \
+	  else echo "Node.js is missing: run sudo apt-get install -y nodejs" >&2; exit 1; fi; }
+
+test: $(STAMP) ensure-node
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/excel-export reports check

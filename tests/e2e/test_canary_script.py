@@ -10,7 +10,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 
 import pytest
@@ -23,7 +22,6 @@ NODE_SUITE = stack.ROOT / "canary" / "test" / "canary.test.js"
 API_KEY_SECRET = "excel-export/local/api-key"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_canary_script_passes_its_node_suite_against_the_local_api(local_stack: stack.StackConfig) -> None:
     api_key = f"local-canary-{secrets.token_hex(8)}"
     stack.put_secret(local_stack, API_KEY_SECRET, json.dumps({"api_key": api_key}))
