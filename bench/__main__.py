@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,17 @@ def measure(kind: str, rows: int, port: int) -> Measurement:
     return Measurement(kind, rows, float(result["seconds"]), usage.ru_maxrss / 1024)
 
 
+def medians(runs: list[Measurement]) -> list[Measurement]:
+    """One measurement per (kind, N): the median time and the median peak RSS of its runs."""
+    grouped: dict[tuple[str, int], list[Measurement]] = {}
+    for run in runs:
+        grouped.setdefault((run.kind, run.rows), []).append(run)
+    return [
+        Measurement(kind, rows, statistics.median(run.seconds for run in group), statistics.median(run.peak_rss_mb for run in group))
+        for (kind, rows), group in grouped.items()
+    ]
+
+
 def table(results: list[Measurement]) -> str:
     lines = ["| N | measurement | seconds | rows/s | peak RSS (MB) |", "|---:|---|---:|---:|---:|"]
     for result in results:
@@ -108,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated row counts")
     parser.add_argument("--skip", default="", help="comma-separated measurements to leave out")
     parser.add_argument("--only", default="", help="comma-separated measurements to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the measurements this many times, interleaved, and report the median of each")
     arguments = parser.parse_args(argv)
     sizes = [int(size) for size in arguments.rows.split(",")]
     kinds = [kind for kind in (arguments.only.split(",") if arguments.only else KINDS) if kind not in arguments.skip.split(",")]
@@ -120,13 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     stack.start_mariadb(config)
     try:
         seed_orders(config, max(sizes))
-        results = []
+        runs: list[Measurement] = []
         for rows in sizes:
-            for kind in kinds:
-                result = measure(kind, rows, port)
-                speed = f"{result.seconds:7.1f} s {result.rows_per_second:9,.0f} rows/s {result.peak_rss_mb:7,.0f} MB"
-                print(f"[bench] {LABELS[kind]:52} N={rows:>9,}: {speed}", flush=True)
-                results.append(result)
+            # Interleaved rounds: on a shared machine the speed drifts over minutes, and the ratio
+            # targets compare measurements taken at different times; medians of rounds damp that.
+            for _round in range(max(arguments.repeat, 1)):
+                for kind in kinds:
+                    result = measure(kind, rows, port)
+                    speed = f"{result.seconds:7.1f} s {result.rows_per_second:9,.0f} rows/s {result.peak_rss_mb:7,.0f} MB"
+                    print(f"[bench] {LABELS[kind]:52} N={rows:>9,}: {speed}", flush=True)
+                    runs.append(result)
+        results = medians(runs)
     finally:
         if not os.environ.get("KEEP_BENCH_DB"):
             stack.stop_process(config, "mariadb")
