@@ -108,7 +108,7 @@ def test_a_placeholder_or_broken_key_fails_clearly_without_echoing_it() -> None:
 
 def presigning_storage() -> ExportStorage:
     # Obviously fake static credentials: presigning is local computation, no request is sent.
-    session = boto3.session.Session(aws_access_key_id="AKIAFAKEFAKEFAKEFAKE", aws_secret_access_key="fake", region_name="ap-northeast-2")
+    session = boto3.session.Session(aws_access_key_id="test-fake-key-id", aws_secret_access_key="test-fake-secret", region_name="ap-northeast-2")
     return ExportStorage(session.client("s3"), "exports-test", templates_prefix="t/", exports_prefix="e/", status_prefix="s/")
 
 
