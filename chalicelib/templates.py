@@ -26,7 +26,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from chalicelib.errors import BadRequestError, TemplateError
-from chalicelib.params import DeclarationError, ParameterSpec, parse_declaration, to_json_params
+from chalicelib.params import DeclarationError, ParameterSpec, parse_declaration
 from chalicelib.report_options import OPTION_KEYS, OptionError, ReportOptions, parse_options
 from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query
 
@@ -319,7 +319,3 @@ def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, An
     except UnsafeQueryError as exc:
         raise TemplateError(f"sheet {sheet.name!r}: {exc}", source=template.file_name, line=sheet.line) from None
     return RenderedQuery(sql=sql, args=tuple(binder.args))
-
-
-def describe_params(values: Mapping[str, Any]) -> dict[str, Any]:
-    return to_json_params(values)

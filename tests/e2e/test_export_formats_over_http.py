@@ -59,11 +59,9 @@ def test_a_report_can_default_to_csv_and_a_request_can_still_ask_for_xlsx(local_
     assert as_xlsx["format"] == "xlsx" and as_xlsx["file_name"].endswith(".xlsx")
 
 
-@pytest.mark.parametrize("bad_format", ["xls", "CSV", 5, None])
+@pytest.mark.parametrize("bad_format", ["xls", "CSV", 5, ["csv"]])
 def test_an_unknown_format_is_a_400_naming_the_field(local_stack: stack.StackConfig, bad_format: Any) -> None:
     body = {"report": "sales_by_product", "format": bad_format}
-    if bad_format is None:
-        body["format"] = ["csv"]
     code, answer = stack.http_json("POST", f"{local_stack.api_url}/exports", body)
     assert code == 400
     assert answer["error"]["field"] == "format" and answer["error"]["code"] == "invalid_format"

@@ -50,8 +50,8 @@ def test_a_result_too_large_for_the_tmp_budget_stops_with_a_clear_reason(tmp_pat
 
 
 def test_the_same_result_fits_a_larger_budget(tmp_path: Path) -> None:
-    guard = ExportGuard(str(tmp_path), XLSX.finish, GuardLimits(tmp_budget_bytes=64 * MIB, tmp_reserve_bytes=MIB, check_every_rows=500))
-    assert write_through(guard, tmp_path, 5_000) == 5_000
+    guard = ExportGuard(str(tmp_path), XLSX.finish, GuardLimits(tmp_budget_bytes=512 * MIB, tmp_reserve_bytes=MIB, check_every_rows=500))
+    assert write_through(guard, tmp_path, 100_000) == 100_000
 
 
 def test_csv_needs_no_room_to_finish_so_it_fits_where_xlsx_does_not(tmp_path: Path) -> None:
