@@ -93,23 +93,44 @@ def prepare_read_only_session(connection: pymysql.connections.Connection[Any], t
 
 
 @contextmanager
-def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int) -> Iterator[QueryResult]:
-    """Run one query and yield its columns and a row iterator; the connection closes afterwards."""
+def read_only_session(credentials: DatabaseCredentials, *, timeout_seconds: int) -> Iterator[pymysql.connections.Connection[Any]]:
+    """One connection in one read-only transaction: every query on it reads the same snapshot."""
     connection = connect(credentials)
-    cursor: pymysql.cursors.SSCursor | None = None
     try:
         try:
             prepare_read_only_session(connection, timeout_seconds)
+        except pymysql.err.MySQLError as exc:
+            raise _wrap(exc, "could not prepare the session") from None
+        yield connection
+    finally:
+        with suppress(pymysql.err.MySQLError):
+            connection.close()
+
+
+@contextmanager
+def run_query(connection: pymysql.connections.Connection[Any], query: RenderedQuery, *, batch_rows: int) -> Iterator[QueryResult]:
+    """Run one query on a session and yield its columns and a row iterator (read them all)."""
+    cursor: pymysql.cursors.SSCursor | None = None
+    try:
+        try:
             cursor = pymysql.cursors.SSCursor(connection)
             cursor.execute(query.sql, query.args)
         except pymysql.err.MySQLError as exc:
             raise _wrap(exc, "the query failed") from None
         columns = describe_columns(cursor.description or (), _charsets(cursor))
         yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
-    finally:
-        _abandon_unread_rows(cursor)
-        with suppress(pymysql.err.MySQLError):
-            connection.close()
+    except BaseException:
+        _abandon_unread_rows(cursor)  # the session closes the connection next
+        raise
+    with suppress(pymysql.err.MySQLError):
+        cursor.close()  # frees the connection for the session's next query
+
+
+@contextmanager
+def open_query(credentials: DatabaseCredentials, query: RenderedQuery, *, timeout_seconds: int, batch_rows: int) -> Iterator[QueryResult]:
+    """One query on a session of its own; the connection closes afterwards."""
+    with read_only_session(credentials, timeout_seconds=timeout_seconds) as connection, run_query(connection, query, batch_rows=batch_rows) as result:
+        yield result
 
 
 def _abandon_unread_rows(cursor: pymysql.cursors.SSCursor | None) -> None:
@@ -164,16 +185,8 @@ def explain_queries(credentials: DatabaseCredentials, queries: list[RenderedQuer
     """EXPLAIN each query in one read-only session: the server resolves tables and columns without
     running it. Returns, per query, None or the server's full message (this is the author's own SQL,
     so the quoted fragment after "near" helps and is kept)."""
-    connection = connect(credentials)
-    try:
-        try:
-            prepare_read_only_session(connection, timeout_seconds)
-        except pymysql.err.MySQLError as exc:
-            raise _wrap(exc, "could not prepare the session") from None
+    with read_only_session(credentials, timeout_seconds=timeout_seconds) as connection:
         return [_explain(connection, query) for query in queries]
-    finally:
-        with suppress(pymysql.err.MySQLError):
-            connection.close()
 
 
 def _explain(connection: pymysql.connections.Connection[Any], query: RenderedQuery) -> str | None:

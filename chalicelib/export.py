@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import EmptyResultError
-from chalicelib.formats import DEFAULT_FORMAT, XLSX, ExportFormat, TableWriter, open_writer
+from chalicelib.formats import DEFAULT_FORMAT, ExportFormat, TableWriter, open_writer
 from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
 from chalicelib.params import resolve_parameters, to_json_params
@@ -28,12 +28,11 @@ from chalicelib.secrets import DatabaseCredentials, SecretStore
 from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage, StoredFile
-from chalicelib.templates import RenderedQuery, RenderedSheet, ReportTemplate, parse_template, render_sheets, validate_report_name
+from chalicelib.templates import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
 
 if TYPE_CHECKING:
     from chalicelib.workbook import SheetLayout, SheetSummary
 
-XLSX_CONTENT_TYPE = XLSX.content_type
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _PROGRESS_EVERY_ROWS = 1000
 
@@ -86,7 +85,7 @@ class FileSummary:
 
 def stream_sheet(
     writer: TableWriter,
-    credentials: DatabaseCredentials,
+    connection: Any,
     query: RenderedQuery,
     limits: QueryLimits,
     name: str,
@@ -95,19 +94,20 @@ def stream_sheet(
     guard: ExportGuard | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[SheetSummary, float]:
-    """Run one query and stream its rows into one sheet of ``writer``; return it and the query time.
+    """Run one query on a read-only session and stream its rows into one sheet of ``writer``;
+    return the sheet and the query time.
 
     The hot path, shared by the worker and the benchmark: an unbuffered cursor read in batches,
     the rows/s log, the guard's pass-through and the format's writer; no row is kept.
     """
     # Imported here, not at the top: the API function never queries or writes a file, and
     # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
-    from chalicelib.database import open_query
+    from chalicelib.database import run_query
     from chalicelib.workbook import SheetLayout, SheetSource
 
     started = time.monotonic()
     log_event("query_started", "query started", sheet=name, bound_values=len(query.args))
-    with open_query(credentials, query, timeout_seconds=limits.timeout_seconds, batch_rows=limits.batch_rows) as result:
+    with run_query(connection, query, batch_rows=limits.batch_rows) as result:
         query_seconds = time.monotonic() - started
         rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=name, every_seconds=limits.rows_log_seconds)
         rows = guard.watch(rows) if guard is not None else rows
@@ -126,9 +126,14 @@ def stream_query_to_file(
     rows_per_sheet: int | None = None,
 ) -> tuple[FileSummary, float]:
     """One query into a new file (format, path, sheet title), as the benchmark measures it."""
+    from chalicelib.database import read_only_session
+
     fmt, path, title = destination
-    with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer:
-        sheet, query_seconds = stream_sheet(writer, credentials, query, limits, title, guard=guard)
+    with (
+        read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
+        open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer,
+    ):
+        sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
     summary = FileSummary(
         row_count=sheet.row_count, truncated_cells=writer.truncated_cells, numbers_as_text=writer.numbers_as_text, sheet_names=sheet.sheet_names
     )
@@ -199,12 +204,6 @@ class ExportPipeline:
         today = now.astimezone(self.report_zone(template)).date()
         return resolve_parameters(template.params, supplied, today=today)
 
-    def render(self, template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQuery:
-        return template.render(values)
-
-    def render_sheets(self, template: ReportTemplate, values: Mapping[str, Any]) -> list[RenderedSheet]:
-        return render_sheets(template, values)
-
     def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime, fmt: ExportFormat = DEFAULT_FORMAT) -> str:
         return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)), fmt.extension)
 
@@ -235,15 +234,21 @@ class ExportPipeline:
         guard: ExportGuard | None,
         progress: ProgressCallback | None,
     ) -> WrittenFile:
-        sheets = self.render_sheets(template, values)  # every query renders before the database is touched
+        from chalicelib.database import read_only_session
+
+        sheets = render_sheets(template, values)  # every query renders before the database is touched
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
         limits = QueryLimits(self.settings.statement_timeout_seconds, self.settings.fetch_batch_rows, self.settings.rows_log_seconds)
         query_seconds = 0.0
         writing_started = time.monotonic()
-        with open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=self.rows_per_sheet) as writer:
+        # One session for every sheet: one connection, and one snapshot the sheets agree on.
+        with (
+            read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
+            open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=self.rows_per_sheet) as writer,
+        ):
             for sheet in sheets:
-                _summary, seconds = stream_sheet(writer, credentials, sheet.query, limits, sheet.name, layout=layout, guard=guard, progress=progress)
+                _summary, seconds = stream_sheet(writer, connection, sheet.query, limits, sheet.name, layout=layout, guard=guard, progress=progress)
                 query_seconds += seconds
         written = WrittenFile(
             sheets=tuple(writer.sheets),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib import metrics, slack
 from chalicelib.coordination import Claim, Coordinator, Heartbeat, export_key, iso, parse_iso, utc_now
-from chalicelib.errors import BadRequestError, ConflictError, DeliveryError, ExportServiceError, NotFoundError
+from chalicelib.errors import BadRequestError, ConflictError, ExportServiceError, NotFoundError
 from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
 from chalicelib.formats import choose_format
 from chalicelib.guards import RemainingMillis
@@ -44,7 +44,6 @@ FINISHED = ("succeeded", "failed")
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _HISTORY_LIMIT = 100
-_SLACK_MAX_WAIT_SECONDS = 30.0
 
 PUBLIC_FIELDS = (
     "export_id",
@@ -124,15 +123,7 @@ class SlackNotifier:
     def send(self, payload: Mapping[str, Any], *, secret_name: str | None = None) -> None:
         """``secret_name`` routes a report to another channel: the secret holds that channel's webhook."""
         url = self._secrets.webhook_url(secret_name or self._secret_name)
-        for attempt in range(1, self._retry.attempts + 1):
-            try:
-                slack.post_message(url, payload)
-                return
-            except DeliveryError as exc:
-                if not exc.transient or attempt == self._retry.attempts:
-                    raise
-                wait = exc.retry_after if exc.retry_after is not None else self._retry.delay(attempt)
-                self._sleep(min(wait, _SLACK_MAX_WAIT_SECONDS))
+        run_with_retries(lambda _attempt: slack.post_message(url, payload), self._retry, sleep=self._sleep)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ REDACTED = "[redacted]"
 _context: ContextVar[dict[str, Any]] = ContextVar("export_log_context", default={})  # noqa: B039 (never mutated: replaced)
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+# Every form a secret can take in a JSON line, longest first; rebuilt when a secret is added, so
+# redacting a line costs one replace per form and nothing more.
+_redacted_forms: tuple[str, ...] = ()
 # Libraries that log request and response bodies at DEBUG: botocore would print GetSecretValue
 # answers, so they stay at WARNING whatever LOG_LEVEL says.
 _BODY_LOGGING_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3")
@@ -49,18 +52,21 @@ logger = logging.getLogger("chalicelib.lifecycle")
 # secrets ------------------------------------------------------------------------------------
 def register_secret(value: str) -> None:
     """Remember a secret value so no log line can carry it (called by secrets.py on every read)."""
-    if len(value) >= _MIN_SECRET_LENGTH:
-        with _secrets_lock:
-            _secrets.add(value)
+    global _redacted_forms
+    if len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _secrets_lock:
+        if value in _secrets:
+            return
+        _secrets.add(value)
+        # The line is JSON, where a secret may appear escaped ("\"", "\\", "\u00e9").
+        forms = {form for secret in _secrets for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])}
+        _redacted_forms = tuple(sorted(forms, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        # The line is JSON, where a secret may appear escaped ("\"", "\\", "\u00e9").
-        for form in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}:
-            text = text.replace(form, REDACTED)
+    for form in _redacted_forms:
+        text = text.replace(form, REDACTED)
     return text
 
 
@@ -73,10 +79,6 @@ def log_context(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
-
-
-def current_context() -> dict[str, Any]:
-    return dict(_context.get())
 
 
 def log_event(stage: str, message: str, *, level: int = logging.INFO, **fields: Any) -> None:

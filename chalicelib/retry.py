@@ -13,6 +13,7 @@ from chalicelib.errors import ExportServiceError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_RETRY_AFTER_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def run_with_retries(
         except ExportServiceError as exc:
             if not exc.transient or attempt == policy.attempts:
                 raise
-            delay = policy.delay(attempt)
+            # A server that says when to come back (Slack's 429 Retry-After) is believed, within reason.
+            retry_after = getattr(exc, "retry_after", None)
+            delay = min(retry_after, MAX_RETRY_AFTER_SECONDS) if retry_after is not None else policy.delay(attempt)
             logger.warning("transient failure, retrying", extra={"error_code": exc.code, "attempt": attempt, "delay_s": round(delay, 2)})
             sleep(delay)
     raise AssertionError("unreachable: the loop returns or raises")

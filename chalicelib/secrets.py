@@ -99,11 +99,6 @@ class SecretStore:
             raise SecretError(f"secret {name!r} does not hold a PEM private key (still the placeholder?)", code="signing_key_invalid")
         return value
 
-    def secret_values(self) -> list[str]:
-        """Every secret value read so far (for leak checks in tests and log scrubbing)."""
-        with self._lock:
-            return list(self._cache.values())
-
 
 def _register(value: str) -> None:
     """Tell the log formatter about a secret, and about each sensitive field of a JSON one."""

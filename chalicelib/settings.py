@@ -33,17 +33,18 @@ class Settings:
     statement_timeout_seconds: int
     fetch_batch_rows: int
     tmp_dir: str
-    state_prefix: str = "state/"
-    cache_ttl_seconds: int = 3600
-    claim_stale_seconds: int = 960
-    heartbeat_seconds: int = 60
-    idempotency_ttl_seconds: int = 24 * 3600
-    worker_attempts: int = 3
-    retry_base_ms: int = 1000
-    retry_max_ms: int = 20_000
-    retention_days: int = 30
-    rows_log_seconds: float = 10.0  # how often a running export logs rows so far and rows/s
-    tmp_budget_mb: int = 0  # 0: as much of /tmp as is free (Lambda's ephemeral storage)
+    # The defaults live in from_environment, once.
+    state_prefix: str
+    cache_ttl_seconds: int
+    claim_stale_seconds: int
+    heartbeat_seconds: int
+    idempotency_ttl_seconds: int
+    worker_attempts: int
+    retry_base_ms: int
+    retry_max_ms: int
+    retention_days: int
+    rows_log_seconds: int  # how often a running export logs rows so far and rows/s
+    tmp_budget_mb: int  # 0: as much of /tmp as is free (Lambda's ephemeral storage)
 
     @property
     def worker_function_name(self) -> str:

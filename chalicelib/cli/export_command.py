@@ -21,7 +21,7 @@ from chalicelib.cli.context import CliContext, fails_cleanly, params_option, par
 from chalicelib.cli.progress import ProgressDisplay, elapsed_text
 from chalicelib.export import ExportPipeline, WrittenFile
 from chalicelib.jobs import ExportJobs
-from chalicelib.slack import human_size
+from chalicelib.slack import format_params, human_size
 from chalicelib.templates import ReportTemplate
 
 
@@ -106,7 +106,7 @@ def _export_locally(pipeline: ExportPipeline, template: ReportTemplate, supplied
     _echo_facts(
         [
             ("report", f"{template.name} ({template.title})"),
-            ("params", _params_text(values)),
+            ("params", format_params(values)),
             ("rows", _rows_text(written.row_count, [(sheet.name, sheet.row_count) for sheet in written.sheets])),
             ("time", _time_text(written.row_count, seconds)),
             ("file", f"{path} ({human_size(os.path.getsize(path))})"),
@@ -117,7 +117,7 @@ def _export_locally(pipeline: ExportPipeline, template: ReportTemplate, supplied
 
 def _print_status(public: dict[str, Any], status: dict[str, Any], out: str | None, bucket: str) -> None:
     facts = [("export", f"{status['export_id']} {status['status']}"), ("report", f"{status['report']} ({status.get('title')})")]
-    facts.append(("params", _params_text(status.get("params") or {})))
+    facts.append(("params", format_params(status.get("params") or {})))
     if status["status"] != "succeeded":
         error = status.get("error") or {}
         facts.append(("error", f"{error.get('code')}: {error.get('message')}"))
@@ -137,11 +137,6 @@ def _print_status(public: dict[str, Any], status: dict[str, Any], out: str | Non
 def _echo_facts(facts: list[tuple[str, str]]) -> None:
     for label, text in facts:
         click.echo(f"{label:<8} {text}")
-
-
-def _params_text(values: dict[str, Any]) -> str:
-    shown = [f"{name}={value}" for name, value in values.items() if value is not None]
-    return ", ".join(shown) or "(none)"
 
 
 def _rows_text(total: int, sheets: list[tuple[str, int]]) -> str:
