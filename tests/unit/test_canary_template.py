@@ -53,7 +53,7 @@ def test_each_enabled_schedule_is_a_canary_with_its_utc_cron_and_the_inline_scri
     assert canary["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExportCanaryRole", "Arn"]}
     assert canary["RunConfig"]["TimeoutInSeconds"] == 60
     environment = canary["RunConfig"]["EnvironmentVariables"]
-    assert environment["API_URL"] == {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${ApiStageName}"}
+    assert environment["API_URL"] == {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${RestAPI.Stage}"}
     assert environment["API_KEY_SECRET"] == {"Ref": "ApiKeySecret"}
     assert json.loads(environment["SCHEDULE"]) == {
         "name": "weekday-sales",
