@@ -63,7 +63,6 @@ SKIPPED = {
     "AWS::ApiGateway::ApiKey": "the API key, its value resolved from Secrets Manager",
     "AWS::ApiGateway::UsagePlan": "throttling and quota on the API's stage",
     "AWS::ApiGateway::UsagePlanKey": "the key on the usage plan",
-    "AWS::CloudFront::Distribution": "downloads",
     "AWS::CloudFront::KeyGroup": "signed URLs",
     "AWS::CloudFront::OriginAccessControl": "CloudFront reads the bucket",
     "AWS::CloudFront::PublicKey": "signed URLs",
