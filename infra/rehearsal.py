@@ -41,7 +41,7 @@ from urllib.parse import urlparse
 
 from infra import deploy
 from infra.stages import ROOT, StageValues, load_stage, read_chalice_config
-from infra.template import parameter_values
+from infra.template import load_fragment, parameter_values
 
 INFRA_BIN = ROOT / ".venv-infra" / "bin"
 DEV_BIN = ROOT / ".venv" / "bin"
@@ -218,18 +218,25 @@ class AwsCli:
     def _translated(self, command: list[str]) -> list[str]:
         """The app-stack deploy with its template SAM-transformed, as CloudFormation would do it."""
         templates = deploy.option_values(command, "--template-file")
-        if command[1:3] != ["cloudformation", "deploy"] or not templates or not templates[0].endswith("packaged.json"):
+        if command[1:3] != ["cloudformation", "deploy"] or not templates:
             return command
         source = ROOT / templates[0]
+        if not templates[0].endswith("packaged.json"):  # the edge stack: plain CloudFormation
+            self._check_types(source.name, load_fragment(source))
+            return command
         target = self.work_dir / "transformed.json"
         template = sam_transform(source, target, self.region)
-        unknown = unknown_types(template)
-        if unknown:
-            known = "REHEARSED, SKIPPED or REMOVED in infra/rehearsal.py"
-            raise RehearsalError(f"{source.name}: resource types the rehearsal does not know: {', '.join(unknown)} (add each to {known})")
+        self._check_types(source.name, template)
         target.write_text(json.dumps(without_removed_types(template)), encoding="utf-8")
         position = command.index("--template-file") + 1
         return [*command[:position], str(target), *command[position + 1 :]]
+
+    @staticmethod
+    def _check_types(name: str, template: Mapping[str, Any]) -> None:
+        unknown = unknown_types(template)
+        if unknown:
+            known = "REHEARSED, SKIPPED or REMOVED in infra/rehearsal.py"
+            raise RehearsalError(f"{name}: resource types the rehearsal does not know: {', '.join(unknown)} (add each to {known})")
 
     def json(self, *command: str) -> Any:
         return json.loads(self([*command, "--output", "json"]))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import rehearsal
+from infra import deploy, rehearsal
 from infra.rehearsal import AwsCli, RehearsalError
-from infra.stages import load_stage, read_chalice_config
-from infra.template import parameter_values
+from infra.stages import ROOT, load_stage, read_chalice_config
+from infra.template import load_fragment, parameter_values
 
 needs_infra_venv = pytest.mark.skipif(
     not (rehearsal.INFRA_BIN / "aws").exists() and not os.environ.get("CI"),
@@ -64,9 +64,16 @@ def test_clients_that_ignore_the_endpoint_cannot_leave_the_machine(tmp_path: Pat
     assert environment["AWS_CONFIG_FILE"] == environment["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
 
 
-def test_a_resource_type_on_no_list_fails_the_rehearsal() -> None:
+def test_a_resource_type_on_no_list_fails_the_rehearsal(tmp_path: Path) -> None:
     template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}, "Table": {"Type": "AWS::DynamoDB::Table"}}}
     assert rehearsal.unknown_types(template) == ["AWS::DynamoDB::Table"]
+    assert rehearsal.unknown_types(load_fragment(ROOT / deploy.EDGE_TEMPLATE)) == []
+    edge = tmp_path / "edge.yaml"
+    grown = load_fragment(ROOT / deploy.EDGE_TEMPLATE)
+    grown["Resources"]["Cache"] = {"Type": "AWS::ElastiCache::CacheCluster", "Properties": {}}
+    edge.write_text(json.dumps(grown))
+    with pytest.raises(RehearsalError, match=r"edge.yaml: resource types the rehearsal does not know: AWS::ElastiCache::CacheCluster"):
+        AwsCli("http://localhost:21650", tmp_path, "us-east-1")(["aws", "cloudformation", "deploy", "--template-file", str(edge)])
 
 
 @needs_infra_venv
