@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice.app import Chalice, Request, Response
 
+from chalicelib.api_urls import api_base_url
 from chalicelib.errors import ExportServiceError
 from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs, history_query
@@ -76,7 +77,8 @@ def describe_report(name: str) -> dict[str, Any]:
 def create_export() -> Response:
     request = current_request()
     submission = jobs().submit(json_body(request), idempotency_key=request.headers.get("idempotency-key"))
-    return Response(body=submission.body, status_code=submission.status_code, headers={"Location": submission.body["status_url"]})
+    status_url = api_base_url(request.context, request.headers) + submission.body["status_url"]
+    return Response(body={**submission.body, "status_url": status_url}, status_code=submission.status_code, headers={"Location": status_url})
 
 
 @app.route("/exports", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)

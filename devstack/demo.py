@@ -69,7 +69,7 @@ def run_demo(config: stack.StackConfig, *, orders: int, report: str) -> int:
     if code != 202:
         return 1
     status = wait_for_export(config, accepted["export_id"])
-    print(f"\n==> GET {config.api_url}{accepted['status_url']}\n{json.dumps(status, indent=2, ensure_ascii=False)}")
+    print(f"\n==> GET {accepted['status_url']}\n{json.dumps(status, indent=2, ensure_ascii=False)}")
     if status["status"] != "succeeded":
         return 1
     time.sleep(0.5)

@@ -52,7 +52,7 @@ def test_export_cells_equal_the_query_rows_and_slack_gets_the_link(local_stack: 
     started = time.monotonic()
     code, accepted = post_export(local_stack, {"report": "orders_by_day", "params": {"day": day}, "refresh": True})
     assert code == 202 and time.monotonic() - started < 1.0
-    assert accepted["status"] == "queued" and accepted["status_url"] == f"/exports/{accepted['export_id']}"
+    assert accepted["status"] == "queued" and accepted["status_url"] == f"{local_stack.api_url}/exports/{accepted['export_id']}"
     status = wait_for_export(local_stack.api_url, accepted["export_id"])
     assert status["status"] == "succeeded", status
     expected = database_rows(
