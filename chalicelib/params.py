@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,9 +18,14 @@ from typing import Any
 from chalicelib.errors import ParameterError
 
 SCALAR_TYPES = ("string", "integer", "decimal", "date", "datetime", "boolean")
-PARAMETER_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_RELATIVE_OFFSET = re.compile(r"^today\s*([+-])\s*(\d{1,4})\s*([dw])$")
-_LIST_SHORTHAND = re.compile(r"^list\[(\w+)\]$")
+# Patterns are used with fullmatch: "$" would also accept a trailing newline. [0-9], not \d: \d
+# matches every Unicode digit ("١٢٣", full-width), which int() and Decimal() would accept too.
+PARAMETER_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_RELATIVE_OFFSET = re.compile(r"today\s*([+-])\s*([0-9]{1,4})\s*([dw])")
+_LIST_SHORTHAND = re.compile(r"list\[([a-z]+)\]")
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+# Plain or exponent notation in ASCII digits only: Decimal() alone also takes "1_000", "١٢٣", "NaN".
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 _MAX_LIST_ITEMS = 1000
 _MAX_STRING_LENGTH = 1000
 # More values than any report declares is a mistake or an attack; refused before each is looked at.
@@ -99,7 +104,7 @@ _KNOWN_KEYS = {
 
 def parse_declaration(name: str, raw: Any) -> ParameterSpec:
     """Build a ParameterSpec from one entry of the header's ``params`` mapping."""
-    if not PARAMETER_NAME.match(name):
+    if not PARAMETER_NAME.fullmatch(name):
         raise DeclarationError(f"parameter name {name!r} must match [a-z_][a-z0-9_]*")
     if isinstance(raw, str):
         raw = {"type": raw}
@@ -134,7 +139,7 @@ def parse_declaration(name: str, raw: Any) -> ParameterSpec:
 
 def _parse_type(name: str, raw: Mapping[str, Any]) -> tuple[str, str | None]:
     type_name = str(raw.get("type", ""))
-    shorthand = _LIST_SHORTHAND.match(type_name)
+    shorthand = _LIST_SHORTHAND.fullmatch(type_name)
     if shorthand:
         type_name, item_type = "list", shorthand.group(1)
     else:
@@ -215,10 +220,16 @@ def coerce_value(spec: ParameterSpec, value: Any, *, today: dt.date) -> Any:
     return coerced
 
 
+def split_list_shorthand(value: str) -> list[str]:
+    """The one shorthand for a list, whatever its item type, in JSON, on the command line and in a
+    schedule: ``"a, b"`` is ``["a", "b"]``. An item holding a comma needs a real list."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def _coerce_list(spec: ParameterSpec, value: Any, today: dt.date) -> list[Any]:
     field_name = f"params.{spec.name}"
-    if isinstance(value, str) and spec.item_type != "string":
-        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, str):
+        value = split_list_shorthand(value)
     if not isinstance(value, list):
         raise ParameterError(f"parameter {spec.name!r} must be a list of {spec.item_type}", field=field_name)
     limit = spec.max_length if spec.max_length is not None else _MAX_LIST_ITEMS
@@ -288,7 +299,7 @@ def _integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,19}", value.strip()):
+    if isinstance(value, str) and _ASCII_INTEGER.fullmatch(value.strip()):
         return int(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
@@ -298,7 +309,7 @@ def _integer(value: Any) -> int | None:
 def _to_decimal(value: Any, _today: dt.date | None) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         return None
-    if isinstance(value, str) and len(value) > 40:
+    if isinstance(value, str) and (len(value) > 40 or not _ASCII_DECIMAL.fullmatch(value.strip())):
         return None
     try:
         result = Decimal(str(value).strip())
@@ -342,7 +353,7 @@ def _to_datetime(value: Any, today: dt.date | None) -> dt.datetime | None:
         return dt.datetime.combine(value, dt.time())
     if not isinstance(value, str) or len(value) > 40:
         return None
-    day = _to_date(value, today) if not re.search(r"\d[T ]\d", value) else None
+    day = _to_date(value, today) if not re.search(r"[0-9][T ][0-9]", value) else None
     if day is not None:
         return dt.datetime.combine(day, dt.time())
     parsed = _parse_iso_datetime(value)
@@ -353,12 +364,35 @@ def _to_datetime(value: Any, today: dt.date | None) -> dt.datetime | None:
 
 def _parse_iso_datetime(value: str) -> dt.datetime | None:
     text = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?", text):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?", text):
         return None
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def _last_month_end(today: dt.date) -> dt.date:
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
+# The grammar of relative dates: these words, and today+Nd / today-Nd / today+Nw / today-Nw
+# (_RELATIVE_OFFSET). Messages and docs are derived from it, so they cannot list fewer forms.
+_NAMED_DATES: dict[str, Callable[[dt.date], dt.date]] = {
+    "today": lambda today: today,
+    "yesterday": lambda today: today - dt.timedelta(days=1),
+    "tomorrow": lambda today: today + dt.timedelta(days=1),
+    "month_start": lambda today: today.replace(day=1),
+    "last_month_start": lambda today: _last_month_end(today).replace(day=1),
+    "last_month_end": _last_month_end,
+    "year_start": lambda today: today.replace(month=1, day=1),
+}
+_OFFSET_EXAMPLES = ("today-7d", "today+2w")
+
+
+def relative_date_forms() -> str:
+    """Every relative form the parser accepts, for messages: the named words and the offsets."""
+    return ", ".join(_NAMED_DATES) + ", or today+/-N days or weeks (" + ", ".join(_OFFSET_EXAMPLES) + ")"
 
 
 _COERCERS = {
@@ -375,7 +409,7 @@ _TYPE_DESCRIPTIONS = {
     "integer": f"an integer from {_INTEGER_RANGE[0]} to {_INTEGER_RANGE[1]}",
     "decimal": f"a decimal number of at most {_DECIMAL_DIGITS} digits",
     "boolean": "true or false",
-    "date": "a date (YYYY-MM-DD, or today, yesterday, today-7d, month_start, last_month_start, last_month_end)",
+    "date": "a date (YYYY-MM-DD, or " + relative_date_forms() + ")",
     "datetime": "a datetime (YYYY-MM-DDTHH:MM[:SS], without time zone) or a relative date",
 }
 
@@ -385,25 +419,13 @@ def _looks_relative(value: str) -> bool:
 
 
 def resolve_relative_date(value: str, today: dt.date | None) -> dt.date | None:
-    """``today``, ``yesterday``, ``tomorrow``, ``today-7d``, ``today+2w``, ``month_start``,
-    ``last_month_start``, ``last_month_end``, ``year_start``; None if not relative."""
+    """A relative date (see ``_NAMED_DATES`` and ``_RELATIVE_OFFSET``) as seen on ``today``; None if not relative."""
     if today is None:
         return None
     word = value.strip().lower()
-    month_start = today.replace(day=1)
-    last_month_end = month_start - dt.timedelta(days=1)
-    named = {
-        "today": today,
-        "yesterday": today - dt.timedelta(days=1),
-        "tomorrow": today + dt.timedelta(days=1),
-        "month_start": month_start,
-        "last_month_start": last_month_end.replace(day=1),
-        "last_month_end": last_month_end,
-        "year_start": today.replace(month=1, day=1),
-    }
-    if word in named:
-        return named[word]
-    offset = _RELATIVE_OFFSET.match(word)
+    if word in _NAMED_DATES:
+        return _NAMED_DATES[word](today)
+    offset = _RELATIVE_OFFSET.fullmatch(word)
     if offset is None:
         return None
     sign, amount, unit = offset.groups()

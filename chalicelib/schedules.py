@@ -29,9 +29,10 @@ from chalicelib.params import resolve_parameters, resolve_relative_date
 from chalicelib.templates import ReportTemplate
 
 # Synthetics canary names are at most 21 characters of [0-9a-z_-]; the schedule name is the canary name.
-SCHEDULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,20}$")
-_REPORT_NAME = re.compile(r"^[a-z0-9_-]+$")
-_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+# Used with fullmatch: "$" would accept a trailing newline.
+SCHEDULE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,20}")
+_REPORT_NAME = re.compile(r"[a-z0-9_-]+")
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _FIELDS = ("name", "report", "params", "cron", "timezone", "enabled", "slack_channel_secret")
 _REQUIRED = ("name", "report", "cron", "timezone")
 # A canary may start a little before its minute; a firing this close ahead counts as now.
@@ -166,7 +167,7 @@ def _parse_schedule(
     if not isinstance(enabled, bool):
         problems.append(problem("enabled", "must be true or false"))
     secret = raw.get("slack_channel_secret")
-    if secret is not None and (not isinstance(secret, str) or not _SECRET_NAME.match(secret)):
+    if secret is not None and (not isinstance(secret, str) or not _SECRET_NAME.fullmatch(secret)):
         problems.append(problem("slack_channel_secret", "must be a Secrets Manager secret name"))
     if problems or cron is None:
         return None, problems
@@ -194,9 +195,9 @@ def _plain(value: Any) -> Any:
 
 def _check_name_and_report(raw: Mapping[str, Any], problem: Any) -> list[ScheduleProblem]:
     problems = []
-    if not isinstance(raw["name"], str) or not SCHEDULE_NAME.match(raw["name"]):
+    if not isinstance(raw["name"], str) or not SCHEDULE_NAME.fullmatch(raw["name"]):
         problems.append(problem("name", "must be 1-21 characters of a-z, 0-9, '-' and '_' starting with a letter or digit (it names the canary)"))
-    if not isinstance(raw["report"], str) or not _REPORT_NAME.match(raw["report"]):
+    if not isinstance(raw["report"], str) or not _REPORT_NAME.fullmatch(raw["report"]):
         problems.append(problem("report", "must be a report name ([a-z0-9_-]+)"))
     return problems
 

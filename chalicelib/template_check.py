@@ -49,7 +49,7 @@ class CheckResult:
 
 def check_template(name: str, source: str, *, file: str, today: dt.date) -> CheckResult:
     """Every problem found in one template's text; ``file`` is how the file is shown to the author."""
-    if not REPORT_NAME.match(name):
+    if not REPORT_NAME.fullmatch(name):
         return CheckResult(name, file, None, [Problem(file, 1, "the file name must be 1-64 characters of a-z, 0-9, '_' or '-', then .sql")])
     try:
         template = parse_template(name, source)

@@ -30,7 +30,7 @@ from chalicelib.params import DeclarationError, ParameterSpec, parse_declaration
 from chalicelib.report_options import OPTION_KEYS, OptionError, ReportOptions, parse_options
 from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query
 
-REPORT_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+REPORT_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # used with fullmatch: "$" accepts a trailing newline
 _HEADER = re.compile(r"\A\{#---[ \t]*\n(?P<yaml>.*?)\n---#\}", re.DOTALL)
 _PLACEHOLDER_MARK = "\x00bind\x00"
 # Filters that exist to emit text unescaped; with bound rendering they would be harmless
@@ -42,7 +42,7 @@ _SQL_LINE_COMMENT = re.compile(r"--[^\n]*")
 
 
 def validate_report_name(name: str, field_name: str = "report") -> str:
-    if not isinstance(name, str) or not REPORT_NAME.match(name):
+    if not isinstance(name, str) or not REPORT_NAME.fullmatch(name):
         raise BadRequestError("report name must be 1-64 characters of a-z, 0-9, '_' or '-'", field=field_name, code="invalid_report_name")
     return name
 

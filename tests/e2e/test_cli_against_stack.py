@@ -24,6 +24,9 @@ def env(aws_environment: stack.StackConfig, tmp_path: Path) -> Iterator[dict[str
     yield {**aws_environment.aws_environment(), "EXPORT_TMP_DIR": str(tmp_path)}
 
 
+SUMMARY_LABELS = {"export", "report", "params", "rows", "time", "file", "stored", "link", "saved", "slack"}
+
+
 def cli(env: dict[str, str], *args: str) -> Any:
     return run_cli(["--stage", "local", *args], env=env)
 
@@ -143,6 +146,9 @@ def test_export_runs_the_worker_path_uploads_and_tells_slack(env: dict[str, str]
     assert state == "succeeded"
     assert field(result.stdout, "stored").startswith(f"s3://{stack.BUCKET}/exports/")
     assert field(result.stdout, "slack") == "sent"
+    # Standard output is the summary the user asked for; the EMF metrics line goes to the log (stderr).
+    assert all(line[:8].rstrip() in SUMMARY_LABELS for line in result.stdout.splitlines()), result.stdout
+    assert any(json.loads(line).get("ExportsSucceeded") == 1 for line in result.stderr.splitlines() if line.startswith('{"_aws"'))
     assert openpyxl.load_workbook(out).sheetnames == ["Summary by day", "Orders"]
     code, status = stack.http_json("GET", f"{local_stack.api_url}/exports/{export_id}")
     assert code == 200 and status["status"] == "succeeded" and status["requested_by"].startswith("cli/")
