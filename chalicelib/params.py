@@ -54,6 +54,7 @@ class ParameterSpec:
     max_length: int | None = None
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    at_most: str | None = None  # another parameter this one must not exceed (a range: date_from <= date_to)
 
     @property
     def is_list(self) -> bool:
@@ -70,7 +71,7 @@ class ParameterSpec:
             info["default"] = _json_safe(self.default)
         if self.choices is not None:
             info["choices"] = [_json_safe(choice) for choice in self.choices]
-        for key in ("minimum", "maximum", "min_length", "max_length"):
+        for key in ("minimum", "maximum", "min_length", "max_length", "at_most"):
             if getattr(self, key) is not None:
                 info[key] = _json_safe(getattr(self, key))
         if self.description:
@@ -99,6 +100,7 @@ _KNOWN_KEYS = {
     "min_length",
     "max_length",
     "description",
+    "at_most",
 }
 
 
@@ -123,6 +125,7 @@ def parse_declaration(name: str, raw: Any) -> ParameterSpec:
         min_length=_optional_int(name, raw, "min_length"),
         max_length=_optional_int(name, raw, "max_length"),
         description=str(raw.get("description", "")),
+        at_most=_parse_at_most(name, raw.get("at_most")),
     )
     scalar = item_type or type_name
     bounds = {key: _coerce_declared(spec, scalar, raw.get(key), key) for key in ("min", "max")}
@@ -151,6 +154,26 @@ def _parse_type(name: str, raw: Mapping[str, Any]) -> tuple[str, str | None]:
     if type_name not in SCALAR_TYPES:
         raise DeclarationError(f"parameter {name!r}: unknown type {type_name!r}; use one of {', '.join(SCALAR_TYPES)} or list[TYPE]")
     return type_name, None
+
+
+def _parse_at_most(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not PARAMETER_NAME.fullmatch(value) or value == name:
+        raise DeclarationError(f"parameter {name!r}: at_most must name another parameter, e.g. at_most: date_to")
+    return value
+
+
+def check_range(spec: ParameterSpec, specs: Mapping[str, ParameterSpec]) -> None:
+    """A declaration's ``at_most`` names a declared parameter of the same ordered scalar type."""
+    if spec.at_most is None:
+        return
+    other = specs.get(spec.at_most)
+    if other is None:
+        raise DeclarationError(f"parameter {spec.name!r}: at_most names {spec.at_most!r}, which is not declared")
+    if spec.is_list or other.is_list or spec.type != other.type or spec.type in ("string", "boolean"):
+        message = f"parameter {spec.name!r}: at_most needs two parameters of one type among integer, decimal, date, datetime"
+        raise DeclarationError(f"{message} ({spec.type_label} and {other.type_label})")
 
 
 def _parse_required(name: str, raw: Mapping[str, Any]) -> bool:
@@ -196,8 +219,7 @@ def resolve_parameters(specs: Mapping[str, ParameterSpec], supplied: Any, *, tod
         raise ParameterError(message, field="params", code="too_many_parameters")
     for name in supplied:
         if name not in specs:
-            known = ", ".join(sorted(specs)) or "none"
-            raise ParameterError(f"unknown parameter {name!r} (declared: {known})", field=f"params.{name}")
+            raise _unknown_parameter(name, specs)
     resolved: dict[str, Any] = {}
     for name, spec in specs.items():
         value = supplied.get(name)
@@ -209,7 +231,43 @@ def resolve_parameters(specs: Mapping[str, ParameterSpec], supplied: Any, *, tod
             resolved[name] = None
             continue
         resolved[name] = coerce_value(spec, value, today=today)
+    _check_order(specs, resolved)
     return resolved
+
+
+def _check_order(specs: Mapping[str, ParameterSpec], resolved: Mapping[str, Any]) -> None:
+    """A reversed range (``date_from`` after ``date_to``) would silently match nothing: refuse it."""
+    for name, spec in specs.items():
+        low, high = resolved.get(name), resolved.get(spec.at_most) if spec.at_most else None
+        if low is not None and high is not None and low > high:
+            message = f"parameter {name!r} ({_json_safe(low)}) must not be after {spec.at_most!r} ({_json_safe(high)})"
+            raise ParameterError(message, field=f"params.{name}")
+
+
+def _unknown_parameter(name: str, specs: Mapping[str, ParameterSpec]) -> ParameterError:
+    known = ", ".join(sorted(specs)) or "none"
+    return ParameterError(f"unknown parameter {name!r} (declared: {known})", field=f"params.{name}")
+
+
+def parameter_problems(specs: Mapping[str, ParameterSpec], supplied: Mapping[str, Any], *, today: dt.date) -> list[ParameterError]:
+    """Every independent mistake in the supplied values, each naming its field (``resolve_parameters``
+    stops at the first); what depends on all values (missing ones, ranges) is checked once the rest pass."""
+    problems = []
+    for name, value in supplied.items():
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(_unknown_parameter(name, specs))
+        elif value is not None:
+            try:
+                coerce_value(spec, value, today=today)
+            except ParameterError as exc:
+                problems.append(exc)
+    if not problems:
+        try:
+            resolve_parameters(specs, supplied, today=today)
+        except ParameterError as exc:
+            problems.append(exc)
+    return problems
 
 
 def coerce_value(spec: ParameterSpec, value: Any, *, today: dt.date) -> Any:

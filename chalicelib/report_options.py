@@ -7,7 +7,7 @@ the column, for column formats) so the template parser can point at the right li
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,16 +61,37 @@ class ReportOptions:
 
 
 def parse_options(header: Mapping[str, Any]) -> ReportOptions:
-    return ReportOptions(
-        columns=_columns(header.get("columns")),
-        freeze=_freeze(header.get("freeze", True)),
-        autofilter=_boolean(header.get("autofilter", True), "autofilter"),
-        title_row=_title_row(header.get("title_row", False)),
-        on_empty=_on_empty(header.get("on_empty", "send")),
-        cache_ttl=_cache_ttl(header.get("cache_ttl")),
-        slack_channel_secret=_secret_name(header.get("slack_channel_secret")),
-        format=_format(header.get("format")),
-    )
+    options, errors = read_options(header)
+    if errors:
+        raise errors[0]
+    return options
+
+
+def read_options(header: Mapping[str, Any]) -> tuple[ReportOptions, list[OptionError]]:
+    """The options, each malformed one left at its default, and every mistake (one per key or column),
+    so a checker can report them all in one run."""
+    parsers: dict[str, Callable[[Any], Any]] = {
+        "freeze": _freeze,
+        "autofilter": lambda value: _boolean(value, "autofilter"),
+        "title_row": _title_row,
+        "on_empty": _on_empty,
+        "cache_ttl": _cache_ttl,
+        "slack_channel_secret": _secret_name,
+        "format": _format,
+    }
+    values: dict[str, Any] = {}
+    errors: list[OptionError] = []
+    for key, parse in parsers.items():
+        if key in header:
+            try:
+                values[key] = parse(header[key])
+            except OptionError as exc:
+                errors.append(exc)
+    try:
+        values["columns"] = _columns(header.get("columns"), errors)
+    except OptionError as exc:
+        errors.append(exc)
+    return ReportOptions(**values), errors
 
 
 def _boolean(value: Any, key: str) -> bool:
@@ -128,12 +149,19 @@ def _secret_name(value: Any) -> str | None:
     return value
 
 
-def _columns(raw: Any) -> dict[str, ColumnFormat]:
+def _columns(raw: Any, errors: list[OptionError]) -> dict[str, ColumnFormat]:
+    """Every well-formed column; a malformed one is added to ``errors`` and left out."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise OptionError("columns must map a result column name to {format, width, hidden}", key="columns")
-    return {str(name): _column(str(name), spec) for name, spec in raw.items()}
+    columns = {}
+    for name, spec in raw.items():
+        try:
+            columns[str(name)] = _column(str(name), spec)
+        except OptionError as exc:
+            errors.append(exc)
+    return columns
 
 
 def _column(name: str, spec: Any) -> ColumnFormat:

@@ -196,6 +196,16 @@ CASES = [
     Hostile("a GET with an odd Content-Type", "GET", "/reports/customers", None, 200, None, headers={"Content-Type": "text/xml"}),
     # Strict input (issue 13): full matches, ASCII digits, one meaning per body, our own 405 shape.
     Hostile("the comma shorthand for a list of strings", "POST", "/exports", _export({"cities": "Seoul, Busan"}, refresh=True), 202, None),
+    Hostile(
+        "a reversed date range",
+        "POST",
+        "/exports",
+        body({"report": "orders_range", "params": {"date_from": "2026-12-01", "date_to": "2026-11-01"}}),
+        400,
+        "invalid_parameter",
+        "params.date_from",
+        "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-01)",
+    ),
     Hostile("report name with a trailing newline", "POST", "/exports", body({"report": "customers\n"}), 400, "invalid_report_name", "report", "a-z"),
     Hostile("report path with a trailing newline", "GET", "/reports/customers%0A", None, 400, "invalid_report_name", "report", "a-z"),
     Hostile("unknown report by path", "GET", "/reports/no_such_report", None, 404, "unknown_report", "report", "does not exist"),

@@ -104,3 +104,9 @@ def test_importing_the_app_does_not_import_the_command_line() -> None:
 def test_click_is_not_a_lambda_dependency() -> None:
     packaged = (ROOT / "requirements.txt").read_text().lower()
     assert "click" not in packaged
+
+
+def test_a_reversed_date_range_is_a_usage_error_naming_both_parameters() -> None:
+    result = run_cli(["reports", "render", "orders_range", "-p", "date_from=2026-12-01", "-p", "date_to=2026-11-01"])
+    assert result.exit_code == 2
+    assert "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-01)" in result.stderr

@@ -164,3 +164,29 @@ def test_the_comma_shorthand_is_one_rule_for_every_list_type(item_type: str) -> 
     text = {"string": "high, urgent", "integer": "1, 2", "date": "2026-11-01,yesterday"}[item_type]
     expected = {"string": ["high", "urgent"], "integer": [1, 2], "date": [dt.date(2026, 11, 1), dt.date(2026, 11, 29)]}[item_type]
     assert resolve_parameters(declared, {"v": text}, today=TODAY) == {"v": expected}
+
+
+RANGE = {"date_from": {"type": "date", "default": "today-7d", "at_most": "date_to"}, "date_to": {"type": "date", "default": "today"}}
+
+
+def test_a_reversed_range_is_refused_naming_the_first_parameter() -> None:
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters(specs(**RANGE), {"date_from": "2026-12-01", "date_to": "yesterday"}, today=TODAY)
+    assert caught.value.field == "params.date_from"
+    assert caught.value.message == "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-29)"
+
+
+def test_an_empty_or_open_range_is_accepted() -> None:
+    declared = specs(**{**RANGE, "date_to": {"type": "date", "required": False}})
+    assert resolve_parameters(declared, {"date_from": "2026-11-01", "date_to": "2026-11-01"}, today=TODAY)["date_to"] == dt.date(2026, 11, 1)
+    assert resolve_parameters(declared, {"date_from": "2026-11-01"}, today=TODAY)["date_to"] is None
+
+
+def test_at_most_must_name_a_declared_parameter_of_the_same_type() -> None:
+    from chalicelib.params import check_range
+
+    declared = specs(low={"type": "integer", "at_most": "high"}, high={"type": "date"})
+    with pytest.raises(DeclarationError, match="one type among integer, decimal, date, datetime"):
+        check_range(declared["low"], declared)
+    with pytest.raises(DeclarationError, match="at_most must name another parameter"):
+        parse_declaration("low", {"type": "integer", "at_most": "low"})
