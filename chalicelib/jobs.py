@@ -384,7 +384,7 @@ class ExportJobs:
 
     def _produce(self, status: dict[str, Any], remaining_millis: RemainingMillis | None, progress: ProgressCallback | None) -> None:
         template = self.pipeline.load_template(str(status["report"]))
-        status.update(_routing(template))
+        status.update(_routing(template), timezone=self.pipeline.report_zone(template).key)  # Slack shows times in it
         created_at = parse_iso(str(status["created_at"]))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
         fmt = choose_format(status.get("format"), template.options.format)

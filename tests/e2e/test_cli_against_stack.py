@@ -113,7 +113,10 @@ def read_template(name: str) -> str:
 def test_the_two_sheet_example_report_written_locally(env: dict[str, str], local_stack: stack.StackConfig, tmp_path: Path) -> None:
     date_from, date_to = seeded_period(local_stack)
     out = tmp_path / "overview.xlsx"
-    result = cli(env, "export", "orders_overview", "-p", f"date_from={date_from}", "-p", f"date_to={date_to}", "--no-upload", "--out", str(out))
+    result = cli(
+        env, "export", "orders_overview", "-p", f"date_from={date_from}", "-p", f"date_to={date_to}", "-p", "statuses=paid,refunded,cancelled",
+        "--no-upload", "--out", str(out),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     orders = database_rows(local_stack, "SELECT COUNT(*) FROM orders")[0][0]
     days = database_rows(local_stack, "SELECT COUNT(DISTINCT DATE(created_at)) FROM orders")[0][0]
@@ -123,7 +126,9 @@ def test_the_two_sheet_example_report_written_locally(env: dict[str, str], local
     workbook = openpyxl.load_workbook(out)
     assert workbook.sheetnames == ["Summary by day", "Orders"]
     summary, detail = workbook.worksheets
-    assert summary["A1"].value == f"Orders overview (date_from: {date_from}, date_to: {date_to})"
+    # One formatting of values for people: a list reads "paid, refunded", not "['paid', 'refunded']".
+    assert summary["A1"].value == f"Orders overview (date_from: {date_from}; date_to: {date_to}; statuses: paid, refunded, cancelled)"
+    assert detail.print_title_rows.replace("$", "") == "1:2" and detail.page_setup.orientation == "landscape"
     assert [cell.value for cell in summary[2]] == ["Day", "Orders", "Revenue", "Paid share"]
     assert [cell.value for cell in detail[2]] == ["Order", "Created", "Customer id", "Customer", "Product", "Quantity", "Amount", "Status"]
     assert [summary.cell(3, col).number_format for col in range(1, 5)] == ["yyyy-mm-dd", "#,##0", "#,##0", "0.00%"]
@@ -149,7 +154,9 @@ def test_export_runs_the_worker_path_uploads_and_tells_slack(env: dict[str, str]
     # Standard output is the summary the user asked for; the EMF metrics line goes to the log (stderr).
     assert all(line[:8].rstrip() in SUMMARY_LABELS for line in result.stdout.splitlines()), result.stdout
     assert any(json.loads(line).get("ExportsSucceeded") == 1 for line in result.stderr.splitlines() if line.startswith('{"_aws"'))
-    assert openpyxl.load_workbook(out).sheetnames == ["Summary by day", "Orders"]
+    workbook = openpyxl.load_workbook(out)
+    assert workbook.sheetnames == ["Summary by day", "Orders"]
+    assert all(sheet.oddFooter.left.text == export_id for sheet in workbook.worksheets)  # the printed footer names the export
     code, status = stack.http_json("GET", f"{local_stack.api_url}/exports/{export_id}")
     assert code == 200 and status["status"] == "succeeded" and status["requested_by"].startswith("cli/")
     assert [sheet["name"] for sheet in status["sheets"]] == ["Summary by day", "Orders"]
