@@ -98,6 +98,28 @@ def test_publish_compares_by_content_hash_and_refuses_failing_templates(env: dic
     assert f"{name:<22} Published by a test  [1 sheet]" in listed.stdout
 
 
+def test_publish_with_db_refuses_a_template_whose_query_fails_explain(env: dict[str, str], tmp_path: Path) -> None:
+    name = f"cli_{uuid.uuid4().hex[:8]}"
+    # Passes the offline check (the column is unknown only to the database).
+    (tmp_path / f"{name}.sql").write_text("{#---\ntitle: Typo\n---#}\nSELECT o.amout AS `Amount` FROM orders o\n")
+    offline = cli(env, "reports", "publish", "--dry-run", "--source", str(tmp_path))
+    assert offline.exit_code == 0 and f"new*       {name:<22}" in offline.stdout
+    checked = cli(env, "reports", "publish", "--db", "--source", str(tmp_path))
+    assert checked.exit_code == 1
+    assert f"refused    {name:<22} {tmp_path}/{name}.sql:4: error: EXPLAIN of sheet 'Typo' failed: MySQL error 1054" in checked.stderr
+    assert not template_exists(name)
+
+
+def test_the_local_stack_publishes_through_the_same_checks(aws_environment: stack.StackConfig, tmp_path: Path) -> None:
+    # make up / make publish upload with devstack's publish_templates: it must refuse what `reports publish` refuses.
+    name = f"stack_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.sql").write_text("{#---\ntitle: Good\n---#}\nSELECT 1 AS `One`\n")
+    (tmp_path / f"{name}_bad.sql").write_text("{#---\ntitle: Broken\n---#}\nSELECT {{ nope }}\n")
+    refused = stack.publish_templates(aws_environment, folder=tmp_path)
+    assert refused == [f"{name}_bad"]
+    assert template_exists(name) and not template_exists(f"{name}_bad")
+
+
 def template_exists(name: str) -> bool:
     try:
         read_template(name)
