@@ -107,7 +107,7 @@ destroy: $(STAMP)
 	$(PY) -m infra destroy --stage $(STAGE)
 
 # Schedules: generated canaries (merged into the deployment from infra/templates/). ---------------
-SCHEDULES := $(PY) -m chalicelib.cli schedules
+SCHEDULES := $(VENV)/bin/excel-export schedules
 
 .PHONY: canaries schedules-check canary-test
 
