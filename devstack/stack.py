@@ -363,7 +363,7 @@ def publish_templates(config: StackConfig, folder: Path = ROOT / "reports") -> l
     summary = publish(source, storage, source.names())
     refused = [outcome for outcome in summary.outcomes if outcome.state == "refused"]
     for outcome in refused:
-        log(f"refused {outcome.name}: {outcome.problem}")
+        log(f"refused {outcome.name}: " + "; ".join(str(problem) for problem in outcome.problems))
     published = [outcome.name for outcome in summary.outcomes if outcome.state != "refused"]
     log(f"published {len(published)} report templates ({summary.count('new') + summary.count('changed')} uploaded): {', '.join(published)}")
     return [outcome.name for outcome in refused]

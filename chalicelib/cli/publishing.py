@@ -28,7 +28,11 @@ class Outcome:
     state: str  # new, changed, unchanged or refused
     digest: str = ""
     remote_digest: str = ""
-    problem: Problem | None = None  # why it was refused
+    problems: tuple[Problem, ...] = ()  # why it was refused: every error the check found
+
+    @property
+    def problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def _publish_one(
         result.problems.extend(extra_check(result))
     errors = [problem for problem in result.problems if problem.severity == "error"]
     if errors:
-        return Outcome(name, "refused", problem=errors[0])
+        return Outcome(name, "refused", problems=tuple(errors))
     text = source.read(name)
     digest = sha256(text)
     try:

@@ -226,6 +226,8 @@ def publish_reports(cli: CliContext, names: tuple[str, ...], source: str | None,
 def _echo_outcome(outcome: Outcome, dry_run: bool) -> None:
     if outcome.state == "refused":
         click.echo(f"refused    {outcome.name:<22} {outcome.problem}", err=True)
+        for problem in outcome.problems[1:]:
+            click.echo(f"{'':<34}{problem}", err=True)  # every mistake, as `check` shows them
         return
     shown = f"sha256 {outcome.remote_digest[:12]} -> {outcome.digest[:12]}" if outcome.state == "changed" else f"sha256 {outcome.digest[:12]}"
     verb = outcome.state if outcome.state == "unchanged" or not dry_run else f"{outcome.state}*"

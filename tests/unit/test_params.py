@@ -174,6 +174,7 @@ def test_a_reversed_range_is_refused_naming_the_first_parameter() -> None:
         resolve_parameters(specs(**RANGE), {"date_from": "2026-12-01", "date_to": "yesterday"}, today=TODAY)
     assert caught.value.field == "params.date_from"
     assert caught.value.message == "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-29)"
+    assert specs(**RANGE)["date_from"].describe()["at_most"] == "date_to"  # GET /reports tells clients
 
 
 def test_an_empty_or_open_range_is_accepted() -> None:
