@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -33,13 +34,15 @@ def escape(text: str) -> str:
 
 # mrkdwn has no escape for its formatting characters, and `verbatim` only stops links and mentions:
 # a value holding *bold*, _italic_, ~strike~ or `code` would restyle the message. Their full-width
-# twins read the same and format nothing.
-_MRKDWN_NEUTRAL = str.maketrans({"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"})
+# twins read the same and format nothing. Slack only formats at word boundaries, so `date_from`
+# keeps its underscore; a backtick opens code anywhere.
+_MRKDWN_TWINS = {"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"}
+_MRKDWN_MARK = re.compile(r"`|(?<!\w)[*_~]|[*_~](?!\w)")
 
 
 def value_text(text: str) -> str:
     """Text from a request or a result, safe inside mrkdwn: no link, mention or formatting."""
-    return escape(text).translate(_MRKDWN_NEUTRAL)
+    return _MRKDWN_MARK.sub(lambda mark: _MRKDWN_TWINS[mark.group(0)], escape(text))
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def test_facts_come_first_and_only_the_parameters_are_clipped() -> None:
 
 
 def test_mrkdwn_formatting_in_values_is_neutralised() -> None:
-    status = {**STATUS, "params": {"note": "*bold* _italic_ ~strike~ `code` ```block```"}, "file_name": "a_b*c.xlsx"}
+    status = {**STATUS, "params": {"note": "*bold* _italic_ ~strike~ `code` ```block```"}, "file_name": "_a *b*.xlsx"}
     message = slack.success_message(status, download_url="https://x.invalid", expires_at="soon")
     texts = [str(block["text"]["text"]) for block in message["blocks"][1:3]]
     for text in texts:
@@ -121,6 +121,10 @@ def test_mrkdwn_formatting_in_values_is_neutralised() -> None:
         values = values.removeprefix("*").replace("*\nThe link", "\nThe link")
         assert not any(mark in values for mark in "*_~`"), values
     assert "＊bold＊ ＿italic＿ ～strike～ ｀code｀ ｀｀｀block｀｀｀" in texts[0]
+    # Inside a word Slack formats nothing, so names keep their underscores.
+    assert "date_from: 2026-11-01" in slack.success_message(
+        {**STATUS, "params": {"date_from": "2026-11-01"}}, download_url="https://x.invalid", expires_at="soon"
+    )["blocks"][1]["text"]["text"]
 
 
 def test_one_formatting_of_values_in_slack_the_title_row_and_the_file_name() -> None:
