@@ -212,6 +212,17 @@ CASES = [
     Hostile(
         "export id with a trailing newline", "GET", "/exports/20990101-000000-0000000000%0A", None, 400, "invalid_export_id", "export_id", "YYYYMMDD"
     ),
+    Hostile("Arabic-Indic digits as a history limit", "GET", "/exports?limit=%D9%A1%D9%A0", None, 400, "bad_request", "limit", "from 1 to 100"),
+    Hostile(
+        "idempotency key with a trailing newline",
+        "POST",
+        "/exports",
+        _export({}, idempotency_key="daily-2026-11-30\n"),
+        400,
+        "invalid_idempotency_key",
+        "idempotency_key",
+        "visible ASCII",
+    ),
     Hostile(
         "Arabic-Indic digits as a date", "POST", "/exports", _export({"since": "٢٠٢٦-٠١-٠١"}), 400, "invalid_parameter", "params.since", "a date"
     ),
