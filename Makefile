@@ -111,7 +111,7 @@ rehearse: package $(INFRA_STAMP)
 	$(PY) -m infra.rehearsal --stage $(STAGE)
 
 # Schedules: generated canaries (merged into the deployment from infra/templates/). ---------------
-SCHEDULES := $(PY) -m chalicelib.cli schedules
+SCHEDULES := $(VENV)/bin/excel-export schedules
 
 .PHONY: canaries schedules-check canary-test
 
