@@ -95,9 +95,10 @@ def run_setup() -> dict[str, Any]:
 
     settings = timed(steps, "settings", get_settings)
     jobs = timed(steps, "service objects", runtime.export_jobs)
-    s3 = timed(steps, "S3 client", lambda: aws.client("s3"))
-    timed(steps, "Secrets Manager client", lambda: aws.client("secretsmanager"))
-    timed(steps, "Lambda client", lambda: aws.client("lambda"))
+    # ``.meta`` makes the client itself (aws.client hands out a stand-in that creates it on first use).
+    s3 = timed(steps, "S3 client", lambda: aws.client("s3").meta and aws.client("s3"))
+    timed(steps, "Secrets Manager client", lambda: aws.client("secretsmanager").meta)
+    timed(steps, "Lambda client", lambda: aws.client("lambda").meta)
     timed(steps, "first S3 call (template listing)", jobs.storage.list_template_names)
     timed(steps, "second S3 call (one template)", lambda: s3.get_object(Bucket=settings.bucket, Key=f"{settings.templates_prefix}orders_range.sql"))
     secret = settings.cloudfront_key_secret_name or settings.slack_secret_name
