@@ -17,11 +17,16 @@ to ``import app`` holds even when the shared machine's speed drifts.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime as dt
 import http.server
+import importlib.metadata
 import json
 import os
+import py_compile
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -246,6 +251,55 @@ def finished_export(environment: dict[str, str]) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+# the deployment package ----------------------------------------------------------------------
+def build_package(directory: Path, *, bytecode: bool) -> Path:
+    """The API's code laid out as ``chalice package`` zips it: app.py, chalicelib/, chalice's
+    app.py and __init__.py (chalice/deploy/packager.py ``_iter_app_filenames``) and the
+    requirements.txt distributions with their dependencies; boto3/botocore come with the runtime.
+
+    Without ``bytecode`` there is no .pyc, as in the zip Chalice builds: Lambda's /var/task is
+    read-only, so every cold start compiles every module of ours it imports. With it, each module
+    has an unchecked-hash .pyc beside it (what ``infra.bytecode`` adds to the deployment zip).
+    """
+    import chalice
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copy2(ROOT / "app.py", directory / "app.py")
+    shutil.copytree(ROOT / "chalicelib", directory / "chalicelib", ignore=ignore)
+    (directory / "chalice").mkdir()
+    for name in ("__init__.py", "app.py"):
+        shutil.copy2(Path(chalice.__file__).parent / name, directory / "chalice" / name)
+    for distribution in _distributions(ROOT / "requirements.txt"):
+        for file in distribution.files or []:
+            source = Path(str(distribution.locate_file(file)))
+            if "__pycache__" in file.parts or file.suffix == ".pyc" or ".dist-info" in str(file) or not source.is_file():
+                continue
+            target = directory / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    if bytecode:
+        compileall.compile_dir(str(directory), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return directory
+
+
+def _distributions(requirements: Path) -> list[importlib.metadata.Distribution]:
+    pending = [re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0] for line in requirements.read_text().splitlines()]
+    pending = [name for name in pending if name and not name.startswith("#")]
+    found: dict[str, importlib.metadata.Distribution] = {}
+    while pending:
+        name = pending.pop().lower().replace("_", "-")
+        if name in found or name in ("boto3", "botocore"):
+            continue
+        distribution = importlib.metadata.distribution(name)
+        found[name] = distribution
+        for requirement in distribution.requires or []:
+            if "extra ==" not in requirement:
+                pending.append(re.split(r"[=<>!~;\[ (]", requirement.strip(), maxsplit=1)[0])
+    return list(found.values())
+
+
 # measurements ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Kind:
@@ -439,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; every cell is the median of its rounds")
     parser.add_argument("--only", default="", help="comma-separated measurement labels to run (default: all)")
     parser.add_argument("--quota", choices=("auto", "cgroup", "duty-cycle"), default="auto", help="how the CPU share is enforced")
+    parser.add_argument(
+        "--package",
+        choices=("bytecode", "source", "tree"),
+        default="bytecode",
+        help="the code as deployed (with unchecked-hash .pyc), as Chalice zips it (no .pyc), or this working tree (.pyc cached)",
+    )
     parser.add_argument("--out", default=str(ROOT / ".stack" / "coldstart" / "results.md"))
     arguments = parser.parse_args(argv)
     memories = arguments.memory.split(",")
@@ -447,11 +507,14 @@ def main(argv: list[str] | None = None) -> int:
     lambda_port = int(os.environ.get("COLDSTART_LAMBDA_PORT", "13320"))
     with running_stack(db_port, s3_port, lambda_port) as bench:
         kinds, absent = kinds_for(bench, app_routes(bench))
+        if arguments.package != "tree":
+            package = build_package(bench.config.directory / f"package-{arguments.package}", bytecode=arguments.package == "bytecode")
+            bench.environment = {**bench.environment, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1"}
         if arguments.only:
             wanted = arguments.only.split(",")
             kinds = [kind for kind in kinds if any(kind.label.startswith(label) for label in wanted)]
         mechanism = throttle_for(memories[0] if memories[0] != "full" else str(CONFIGURED_MB), arguments.quota)
-        print(f"[coldstart] CPU share enforced by: {mechanism.name}; absent routes: {', '.join(absent) or 'none'}", flush=True)
+        print(f"[coldstart] CPU share: {mechanism.name}; code: {arguments.package}; absent routes: {', '.join(absent) or 'none'}", flush=True)
         mechanism.close()
         probe(Kind("compile byte code", "import"), 0, "full", bench, arguments.quota)  # as in a Lambda package, .pyc exist
         runs: list[Run] = []

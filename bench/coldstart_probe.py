@@ -116,7 +116,7 @@ def main() -> None:
         timed(steps, "import", lambda: __import__("botocore.session"))
     elif mode == "import":
         steps = {}
-        timed(steps, "import", lambda: __import__("app"))
+        steps["app_file"] = timed(steps, "import", lambda: __import__("app")).__file__
         watched = ("boto3", "botocore", "jinja2", "yaml", "sqlglot", "rsa", "s3transfer", "urllib3")
         steps["modules"] = sorted(name for name in watched if name in sys.modules)
     elif mode == "setup":
