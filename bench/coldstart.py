@@ -274,7 +274,8 @@ def build_package(directory: Path, *, bytecode: bool) -> Path:
     for distribution in _distributions(ROOT / "requirements.txt"):
         for file in distribution.files or []:
             source = Path(str(distribution.locate_file(file)))
-            if "__pycache__" in file.parts or file.suffix == ".pyc" or ".dist-info" in str(file) or not source.is_file():
+            # Entries outside site-packages ("../../../bin/...": console scripts) are not in the zip either.
+            if ".." in file.parts or "__pycache__" in file.parts or file.suffix == ".pyc" or ".dist-info" in str(file) or not source.is_file():
                 continue
             target = directory / file
             target.parent.mkdir(parents=True, exist_ok=True)
