@@ -44,16 +44,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "bench" / "coldstart_probe.py"
 ONE_VCPU_MB = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 PERIOD_US = 100_000
-CONFIGURED_MB = 256  # the API handler's lambda_memory_size (infra/stages/*.json)
 WARM_REQUESTS = 3
 # The documentation's example distribution and key pair id, and a key generated per run: obviously fake.
 CLOUDFRONT_DOMAIN = "d111111abcdef8.cloudfront.net"
 CLOUDFRONT_KEY_PAIR_ID = "K2JCJMDEHXQW5FBENCH"
 CLOUDFRONT_SECRET = "excel-export/local/cloudfront-signing-key"
-SLACK_SIGNING_SECRET = "excel-export/local/slack-signing-secret"
+# The Slack app (issue 16): one secret with the bot token and the signing secret, the one workspace
+# served, and the Web API's base URL (pointed at the stand-in below). Names as on that branch.
+SLACK_APP_SECRET = "excel-export/local/slack-app"
 SLACK_SIGNING_VALUE = "bench-fake-signing-secret"
-# Routes issue 16 adds; measured when the app has them, else reported as not present.
-SLACK_ROUTES = (("slack command", "/slack/commands"), ("slack interaction", "/slack/interactions"))
+SLACK_TEAM_ID = "T0BENCH01"
+# Its routes: measured when the app has them, else reported as not present.
+SLACK_ROUTES = (("slack command", "/slack/commands"),)
+
+
+def configured_memory(stage: str = "prod") -> int:
+    """The API handler's ``lambda_memory_size`` in .chalice/config.json."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return int(config["stages"][stage]["lambda_functions"]["api_handler"]["lambda_memory_size"])
 
 
 # CPU share ---------------------------------------------------------------------------------
@@ -166,13 +174,22 @@ def throttle_for(memory: str, mechanism: str) -> Throttle:
 class LambdaInvokeStandIn(http.server.BaseHTTPRequestHandler):
     """Answers Lambda's Invoke API like Lambda does for ``InvocationType=Event``: 202, empty body
     (API reference, "Invoke": "For asynchronous invocation ... the status code is 202"). moto
-    cannot run a function without Docker; the export it would start is not what is measured."""
+    cannot run a function without Docker; the export it would start is not what is measured.
+    Any other POST is a Slack Web API call (``/api/<method>``), answered ``{"ok": true}`` as Slack does."""
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(202 if "/functions/" in self.path and self.path.endswith("/invocations") else 404)
-        self.send_header("Content-Length", "0")
+        if "/functions/" in self.path and self.path.endswith("/invocations"):
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -200,7 +217,7 @@ def running_stack(db_port: int, s3_port: int, lambda_port: int) -> Iterator[Benc
         stack.start_moto(config)
         bench = BenchStack(config, lambda_port)
         stack.put_secret(config, CLOUDFRONT_SECRET, signing_key_pem(config.directory))
-        stack.put_secret(config, SLACK_SIGNING_SECRET, SLACK_SIGNING_VALUE)
+        stack.put_secret(config, SLACK_APP_SECRET, json.dumps({"bot_token": "xoxb-bench-fake-token", "signing_secret": SLACK_SIGNING_VALUE}))
         bench.environment = probe_environment(config, lambda_port)
         bench.export_id = finished_export(bench.environment)
         yield bench
@@ -231,7 +248,9 @@ def probe_environment(config: stack.StackConfig, lambda_port: int) -> dict[str, 
         CLOUDFRONT_DOMAIN=CLOUDFRONT_DOMAIN,
         CLOUDFRONT_KEY_PAIR_ID=CLOUDFRONT_KEY_PAIR_ID,
         CLOUDFRONT_KEY_SECRET_NAME=CLOUDFRONT_SECRET,
-        SLACK_SIGNING_SECRET_NAME=SLACK_SIGNING_SECRET,
+        SLACK_APP_SECRET_NAME=SLACK_APP_SECRET,
+        SLACK_TEAM_ID=SLACK_TEAM_ID,
+        SLACK_API_URL=f"http://127.0.0.1:{lambda_port}/api/",
         EXPORT_TMP_DIR=str(tmp),
         LOG_LEVEL="INFO",
     )
@@ -335,7 +354,9 @@ def get_reports(_serial: int) -> list[dict[str, Any]]:
 
 
 def slack_requests(path: str) -> Callable[[int], list[dict[str, Any]]]:
-    """A signed slash command (``/export help``), as Slack sends it (api.slack.com "Verifying requests from Slack")."""
+    """A signed ``/export <report> name=value ...`` with complete parameters (it runs at once, the
+    most an acknowledgement does), form-encoded and signed as Slack sends it (api.slack.com,
+    "Slash commands" payload fields and "Verifying requests from Slack")."""
 
     def requests(serial: int) -> list[dict[str, Any]]:
         import hashlib
@@ -344,15 +365,16 @@ def slack_requests(path: str) -> Callable[[int], list[dict[str, Any]]]:
 
         result = []
         for offset in range(WARM_REQUESTS + 1):
+            day = dt.date(2030, 1, 1) + dt.timedelta(days=serial * (WARM_REQUESTS + 1) + offset)
             form = {
                 "token": "bench-fake-verification-token",
-                "team_id": "T0BENCH",
+                "team_id": SLACK_TEAM_ID,
                 "team_domain": "bench",
                 "channel_id": "C0BENCH",
                 "user_id": "U0BENCH",
                 "user_name": "bench",
                 "command": "/export",
-                "text": "help",
+                "text": f"orders_range date_from={day.isoformat()} date_to={(day + dt.timedelta(days=1)).isoformat()}",
                 "response_url": "https://hooks.slack.com/commands/T0BENCH/1/bench-fake",
                 "trigger_id": f"{serial}.{offset}.bench-fake",
             }
@@ -379,9 +401,11 @@ def probe(kind: Kind, serial: int, memory: str, bench: BenchStack, mechanism: st
     if kind.requests is not None:
         arguments.append(json.dumps(kind.requests(serial)))
     throttle = throttle_for(memory, mechanism)
+    # Lambda sets this in every function's environment.
+    environment = {**bench.environment, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configured_memory() if memory == "full" else memory)}
     try:
         process = subprocess.Popen(
-            arguments, cwd=ROOT, env=bench.environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=throttle.preexec()
+            arguments, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=throttle.preexec()
         )
         throttle.started(process)
         stdout, stderr = process.communicate(timeout=300)
@@ -485,7 +509,8 @@ def _memory_label(memory: str) -> str:
     if memory == "full":
         return "full CPU"
     share = min(int(memory) / ONE_VCPU_MB, 1.0)
-    return f"{memory} MB ({share:.3f} vCPU)"
+    configured = ", configured" if int(memory) == configured_memory() else ""
+    return f"{memory} MB ({share:.3f} vCPU{configured})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -514,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.only:
             wanted = arguments.only.split(",")
             kinds = [kind for kind in kinds if any(kind.label.startswith(label) for label in wanted)]
-        mechanism = throttle_for(memories[0] if memories[0] != "full" else str(CONFIGURED_MB), arguments.quota)
+        mechanism = throttle_for(str(configured_memory()), arguments.quota)
         print(f"[coldstart] CPU share: {mechanism.name}; code: {arguments.package}; absent routes: {', '.join(absent) or 'none'}", flush=True)
         mechanism.close()
         probe(Kind("compile byte code", "import"), 0, "full", bench, arguments.quota)  # as in a Lambda package, .pyc exist

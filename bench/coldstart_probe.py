@@ -19,6 +19,7 @@ import time
 STARTED = time.perf_counter()
 
 import json  # noqa: E402  (after the clock: the interpreter's own start is not what is measured)
+import os  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -29,7 +30,7 @@ class LambdaContext:
     function_name = "excel-export-bench-api_handler"
     function_version = "$LATEST"
     invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:excel-export-bench-api_handler"
-    memory_limit_in_mb = 256
+    memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"))
     aws_request_id = "00000000-0000-4000-8000-000000000000"
     log_group_name = "/aws/lambda/excel-export-bench-api_handler"
     log_stream_name = "bench"
