@@ -84,7 +84,7 @@ def run_requests(requests: list[dict[str, Any]]) -> dict[str, Any]:
         response = application(event, context)
         answers.append(time.perf_counter() - started)
         statuses.append(response["statusCode"])
-    steps.update(cold=answers[0], warm=answers[1:], statuses=statuses, body=str(response.get("body", ""))[:300])
+    steps.update(cold=answers[0], warm=answers[1:], statuses=statuses, body=str(response.get("body", ""))[:160])
     return steps
 
 
