@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                     serial += 1
                     run = probe(kind, serial, memory, bench, arguments.quota)
                     shown = {key: (round(value, 3) if isinstance(value, float) else value) for key, value in run.steps.items()}
-                    shown["warm"] = [round(value, 3) for value in shown.get("warm", [])]
+                    shown["warm"] = [round(value, 3) for value in run.steps.get("warm", [])]
                     print(f"[coldstart] round {round_number} {memory:>5} {kind.label}: {json.dumps(shown)}", flush=True)
                     runs.append(run)
     report = f"{answer_table(runs, memories, kinds, absent)}\n\n{setup_table(runs, memories)}\n"
