@@ -9,7 +9,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench bench-coldstart clean check-reports config package infra-check deploy deploy-plan destroy
+.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -68,6 +68,7 @@ bench: $(STAMP)
 
 # Not part of `make test`: the API handler's cold start under Lambda's CPU share per memory size
 # (bench/README.md "Cold start"); about 10 minutes. Root makes the CPU quota a cgroup.
+.PHONY: bench-coldstart
 bench-coldstart: $(STAMP)
 	$(PY) -m bench coldstart
 

@@ -21,6 +21,17 @@ from chalicelib.errors import NotFoundError, StorageError
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
 
+
+def upload_config() -> TransferConfig:
+    """The transfer manager uploads parts in threads, each holding one part in memory. At 1-2 GB a
+    Lambda has one or two vCPUs and up to ~100 MB/s to S3 per connection: four 16 MB parts in flight
+    fill the pipe while adding at most ~64 MB to the flat memory of the export, and a 1 GB file stays
+    far below S3's 10,000-part limit. Smaller files go up in one PUT."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4, use_threads=True)
+
+
 _HASH_CHUNK = 1024 * 1024
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
@@ -246,16 +257,6 @@ class ExportStorage:
 
 def _json_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
-
-
-def upload_config() -> TransferConfig:
-    """The transfer manager uploads parts in threads, each holding one part in memory. At 1-2 GB a
-    Lambda has one or two vCPUs and up to ~100 MB/s to S3 per connection: four 16 MB parts in flight
-    fill the pipe while adding at most ~64 MB to the flat memory of the export, and a 1 GB file stays
-    far below S3's 10,000-part limit. Smaller files go up in one PUT."""
-    from boto3.s3.transfer import TransferConfig
-
-    return TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4, use_threads=True)
 
 
 def _describe(exc: Exception) -> str:
