@@ -66,6 +66,12 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# Not part of `make test`: the API handler's cold start under Lambda's CPU share per memory size
+# (bench/README.md "Cold start"); about 10 minutes. Root makes the CPU quota a cgroup.
+.PHONY: bench-coldstart
+bench-coldstart: $(STAMP)
+	$(PY) -m bench coldstart
+
 clean: down
 	rm -rf .stack
 
@@ -82,12 +88,13 @@ $(INFRA_STAMP): requirements-infra.txt
 config: $(STAMP)
 	$(PY) -m infra config
 
-# Offline: merged template + deployment zip in $(PACKAGE_DIR), and the unzipped size.
+# Offline: merged template + deployment zip (with byte code: bench/README.md "Cold start") in $(PACKAGE_DIR), and the unzipped size.
 package: $(STAMP)
 	$(PY) -m infra build --stage $(STAGE)
 	rm -rf $(PACKAGE_DIR)
 	AWS_DEFAULT_REGION=$$($(PY) -m infra region --stage $(STAGE)) \
 	  $(VENV)/bin/chalice package --stage $(STAGE) --merge-template out/$(STAGE)/infra.json $(PACKAGE_DIR)
+	$(PY) -m infra.bytecode $(PACKAGE_DIR)/deployment.zip
 	$(PY) -m infra size $(PACKAGE_DIR)/deployment.zip
 
 # Offline checks of what would be deployed: cfn-lint (no errors) and checkov (no failed checks).

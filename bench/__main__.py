@@ -1,5 +1,7 @@
 """Run the benchmark: ``python -m bench [--rows 100000,1000000] [--skip naive_openpyxl]``.
 
+``python -m bench coldstart ...`` runs the API handler's cold-start benchmark instead (bench/coldstart.py).
+
 Starts a private MariaDB (``BENCH_DB_PORT``, default 13317, data under ``.stack/bench``), seeds
 the order-like table once for the largest N, runs every measurement in a fresh process per N,
 and prints the table with the ratios the issue sets as targets.
@@ -116,6 +118,11 @@ def _met(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["coldstart"]:
+        from bench import coldstart
+
+        return coldstart.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated row counts")
     parser.add_argument("--skip", default="", help="comma-separated measurements to leave out")

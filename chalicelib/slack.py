@@ -14,8 +14,6 @@ import datetime as dt
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -167,6 +165,10 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
 
 def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> None:
     """POST one message; raise DeliveryError (transient for 429/5xx/network) on failure."""
+    # Imported here: only the worker posts, and urllib.request is a measurable part of the API's cold start.
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     logger.debug("posting a Slack message", extra={"payload_bytes": len(data)})  # never the URL: it is the secret
     request = urllib.request.Request(webhook_url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})  # noqa: S310

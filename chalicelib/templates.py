@@ -16,19 +16,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes, pass_context
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
 from chalicelib.errors import BadRequestError, TemplateError
 from chalicelib.params import DeclarationError, ParameterSpec, check_range, parse_declaration
 from chalicelib.report_options import OPTION_KEYS, ReportOptions, read_options
 from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
+
+# YAML and Jinja are imported by the functions that parse or render a template: the API routes
+# that never read one (GET /exports/{id}) do not pay for them on a cold start (bench/README.md).
 
 REPORT_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # used with fullmatch: "$" accepts a trailing newline
 _HEADER = re.compile(r"\A\{#---[ \t]*\n(?P<yaml>.*?)\n---#\}", re.DOTALL)
@@ -210,6 +211,8 @@ def _split_sheets(source: str, body_start: int, title: str, filename: str, error
 
 
 def _load_header(text: str, filename: str) -> dict[str, Any]:
+    import yaml
+
     try:
         header = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -266,6 +269,9 @@ def declaration_line(source: str, param: str) -> int:
 
 
 def _environment() -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_no_finalize)
     for name in _FORBIDDEN_FILTERS:
         environment.filters.pop(name, None)
@@ -278,6 +284,8 @@ def _no_finalize(value: Any) -> Any:
 
 def _check_sheet(sheet: SheetQuery, declared: set[str], filename: str, errors: list[TemplateError]) -> SheetQuery:
     """Parse one query's Jinja; record unsafe constructs and undeclared variables; note what it reads."""
+    from jinja2 import TemplateSyntaxError, meta, nodes
+
     environment = _environment()
     try:
         tree = environment.parse(sheet.source)
@@ -301,6 +309,8 @@ def _check_sheet(sheet: SheetQuery, declared: set[str], filename: str, errors: l
 
 
 def _first_use_line(tree: nodes.Template, name: str) -> int:
+    from jinja2 import nodes
+
     for node in tree.find_all(nodes.Name):
         if node.name == name:
             return int(node.lineno)
@@ -342,6 +352,10 @@ def render_sql(template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQ
 
 
 def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, Any]) -> RenderedQuery:
+    from jinja2 import UndefinedError, pass_context
+    from jinja2.exceptions import SecurityError
+    from jinja2.runtime import Context
+
     binder = _Binder()
 
     # pass_context stops Jinja from folding constant outputs at compile time, which would
