@@ -18,11 +18,12 @@ from typing import IO, Any
 
 from pymysql.constants import FIELD_TYPE
 
+from chalicelib.cells import FORMULA_LEADS, binary_text, csv_converter, csv_text, time_text
 from chalicelib.database import Column
 from chalicelib.errors import ExportServiceError
-from chalicelib.workbook import SheetSource, SheetSummary, binary_text, time_text
+from chalicelib.workbook import SheetSource, SheetSummary
 
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMULA_LEADS", "csv_text"]  # their home is chalicelib.cells
 _DATE_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE}
 _DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
 # Numbers and NULL need no conversion: the csv module writes str(number) and None as "".
@@ -46,11 +47,6 @@ class CsvSheetLimitError(ExportServiceError):
     code = "csv_one_sheet"
 
 
-def csv_text(value: Any) -> str:
-    text = binary_text(value) if isinstance(value, (bytes, bytearray)) else str(value)
-    return "'" + text if text.startswith(FORMULA_LEADS) else text
-
-
 def _date_or_empty(value: Any) -> Any:
     return value if isinstance(value, dt.date) else ""  # '0000-00-00' comes back as text
 
@@ -68,7 +64,10 @@ def _binary(value: Any) -> str:
 
 
 def converter_for(column: Column) -> Converter | None:
-    """The conversion a column's values need before the csv module writes them (None: none)."""
+    """The conversion a column's Python values need before the csv module writes them (None: none).
+
+    For rows of Python objects (callers other than the export's cursor); the cursor's server text
+    goes through ``chalicelib.cells.csv_converter``, the same rules read from text."""
     code = column.type_code
     if code in _NUMBER_TYPES:
         return None
@@ -92,6 +91,7 @@ class CsvWriter:
         self.sheets: list[SheetSummary] = []
         self.truncated_cells = 0  # a CSV cell has no length limit
         self.numbers_as_text = 0
+        self.engine = "csv"
 
     def __enter__(self) -> CsvWriter:
         return self
@@ -103,7 +103,8 @@ class CsvWriter:
         if self.sheets:
             raise CsvSheetLimitError("a CSV file holds one table: export this report as xlsx to get several sheets", field="format")
         self._writer.writerow([column.name for column in source.columns])
-        row_count = _write_rows(self._writer, [converter_for(column) for column in source.columns], source.rows)
+        converters = [csv_converter(column) if source.text_rows else converter_for(column) for column in source.columns]
+        row_count = _write_rows(self._writer, converters, source.rows)
         summary = SheetSummary(name=source.name, row_count=row_count, sheet_names=[source.name])
         self.sheets.append(summary)
         return summary

@@ -22,16 +22,16 @@ from pymysql.constants import FIELD_TYPE
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from chalicelib.cells import EXCEL_MAX_STRING, TRUNCATION_MARKER, binary_text, decoded_rows, excel_text, time_text
 from chalicelib.database import Column
 from chalicelib.report_options import ColumnFormat
 
+__all__ = ["EXCEL_MAX_STRING", "TRUNCATION_MARKER", "binary_text", "excel_text", "time_text"]  # their home is chalicelib.cells
+
 EXCEL_MAX_ROWS = 1_048_576
 DATA_ROWS_PER_SHEET = EXCEL_MAX_ROWS - 1  # below the header row
-EXCEL_MAX_STRING = 32_767
-TRUNCATION_MARKER = "…[truncated]"
 _MAX_SAFE_INTEGER = 2**53
 _EXCEL_DIGITS = 15
-_MAX_HEX_BYTES = 64
 _ONE_DAY = dt.timedelta(days=1)
 # Excel's serial numbers count days from 1899-12-30 for every date from 1900-03-01 on (before it,
 # Excel's fictitious 1900-02-29 shifts them; XlsxWriter's own conversion handles those).
@@ -87,35 +87,6 @@ class _Formats:
             pattern = "#,##0" + ("." + "0" * scale if scale > 0 else "")
             self._decimals[scale] = self._workbook.add_format({"num_format": pattern})
         return self._decimals[scale]
-
-
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def excel_text(text: str) -> tuple[str, bool]:
-    """Text that fits one Excel cell (32,767 UTF-16 units), with a visible marker when cut."""
-    # A string of at most half the limit cannot exceed it even if every character is an emoji.
-    if len(text) <= EXCEL_MAX_STRING // 2 or _utf16_length(text) <= EXCEL_MAX_STRING:
-        return text, False
-    keep = EXCEL_MAX_STRING - _utf16_length(TRUNCATION_MARKER)
-    # Cutting the UTF-16 bytes and dropping a half surrogate pair never splits an emoji.
-    cut = text.encode("utf-16-le")[: 2 * keep].decode("utf-16-le", errors="ignore")
-    return cut + TRUNCATION_MARKER, True
-
-
-def binary_text(value: bytes | bytearray) -> str:
-    """BLOB/BINARY values: short ones as hex (ids, hashes), long ones as their size."""
-    return "0x" + value.hex() if len(value) <= _MAX_HEX_BYTES else f"<{len(value):,} bytes>"
-
-
-def time_text(value: dt.timedelta) -> str:
-    """A TIME as MySQL prints it, for values Excel cannot show (negative durations)."""
-    sign = "-" if value < dt.timedelta(0) else ""
-    micros = abs(value) // dt.timedelta(microseconds=1)
-    seconds, micro = divmod(micros, 1_000_000)
-    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return f"{text}.{micro:06d}" if micro else text
 
 
 class _SheetCells:
@@ -305,6 +276,7 @@ class SheetSource:
     columns: Sequence[Column]
     rows: Iterable[Sequence[Any]]
     layout: SheetLayout = field(default_factory=SheetLayout)
+    text_rows: bool = False  # rows are the server's text (the export's cursor), not Python objects
 
 
 @dataclass
@@ -342,6 +314,7 @@ class WorkbookWriter:
         self._custom_formats: dict[str, Format] = {}
         self._title_format: Format | None = None
         self.sheets: list[SheetSummary] = []
+        self.engine = "xlsxwriter"  # the status names the writer that ran (chalicelib.fastbook is the other)
 
     def __enter__(self) -> WorkbookWriter:
         return self
@@ -363,7 +336,7 @@ class WorkbookWriter:
     def add_sheet(self, source: SheetSource) -> SheetSummary:
         """Write the typed rows under a header, on as many sheets as Excel's row limit needs."""
         columns = list(source.columns)
-        rows = iter(source.rows)
+        rows = decoded_rows(columns, source.rows) if source.text_rows else iter(source.rows)
         sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
         widths = [_column_width(column, longest) for column, longest in zip(columns, _longest_values(sample, len(columns)), strict=True)]
         rows = chain(sample, rows)

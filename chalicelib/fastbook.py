@@ -1,0 +1,232 @@
+"""The fast .xlsx writer: rustpy-xlsxwriter (Rust, rust_xlsxwriter underneath) fed converted cells.
+
+XlsxWriter costs ~135 µs per 12-column row, most of an export's time; rustpy-xlsxwriter writes the
+same cells about four times faster in flat memory (FACTS.md, "Faster xlsx writers"). Fed raw
+Python values it breaks our rules (rounds BIGINT and DECIMAL, drops microseconds, aborts the whole
+file on a string over 32,767 characters or a date before 1900), so it only ever sees what
+``chalicelib.cells`` made of the server's text: int, float and str, all within Excel's limits.
+
+It cannot do everything the reference writer (``chalicelib.workbook``, XlsxWriter) does, so it is
+chosen per file, and only when it can honour the whole layout (``fast_writer_can_write``):
+- its sheet list is fixed when the call starts, so it writes one source per file;
+- it puts notes on header cells only, so the "stored as text" note goes on the column's header
+  when such a number shows in the rows sampled for the widths;
+- it cannot hide columns or write a one-cell title row; it takes dict rows, so duplicate column
+  names (which would collapse) and a result with no rows (no header) go to the reference writer;
+- past Excel's row limit it stops and raises ``SheetLimitReached``: the pipeline then writes the
+  file again with the reference writer, which continues on further sheets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator, Sequence
+from itertools import chain, islice
+from typing import Any
+
+from chalicelib.cells import CellCounts, XlsxCells, column_kind, decoded_rows, row_converter
+from chalicelib.database import Column
+from chalicelib.guards import FinishCost
+from chalicelib.workbook import (
+    _WIDTH_SAMPLE_ROWS,
+    DATA_ROWS_PER_SHEET,
+    SheetLayout,
+    SheetSource,
+    SheetSummary,
+    WorkbookWriter,
+    _column_width,
+    _longest_values,
+    excel_sheet_name,
+)
+
+ENGINE = "rustpy-xlsxwriter"
+REFERENCE_ENGINE = "xlsxwriter"
+_PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
+_MAX_WIDTH = 60
+# WORKBOOK_LAYOUT_SPEC (issue 13 adds the same to the reference writer).
+HEADER_FONT_COLOR = "#FFFFFF"
+HEADER_FILL = "#1F4E78"
+WIDTH_PADDING = 2
+_PADDED_KINDS = {"exact", "integer", "decimal", "bit", "date", "datetime", "time"}
+LANDSCAPE_FROM_COLUMNS = 7
+_NUMBER_FORMATS = {
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm:ss",
+    "datetime_fraction": "yyyy-mm-dd hh:mm:ss.000",
+    "time": "[h]:mm:ss",
+    "time_fraction": "[h]:mm:ss.000",
+}
+
+
+# Measured at 100,000 order rows (statvfs, bench/README.md): /tmp peaks at 1.15x the streamed
+# temp file (rust_xlsxwriter's row XML is ~2.5x XlsxWriter's, but closing adds only the archive,
+# no second copy) and closing takes 0.47x the streaming time; both with a margin.
+FINISH_COST = FinishCost(space_factor=1.3, time_factor=0.6)
+
+
+class SheetLimitReached(Exception):  # noqa: N818 - a signal to the pipeline, not an error anyone sees
+    """More rows than one sheet holds: the reference writer, which splits, must write this file."""
+
+
+def fast_writer_available() -> bool:
+    return importlib.util.find_spec("rustpy_xlsxwriter") is not None
+
+
+def fast_writer_can_write(layouts: Sequence[SheetLayout]) -> bool:
+    """Whether the fast writer honours this file's whole layout (what rows bring is decided later)."""
+    if len(layouts) != 1 or not fast_writer_available():
+        return False
+    layout = layouts[0]
+    return layout.title is None and not any(spec.hidden for spec in layout.columns.values())
+
+
+def column_width(column: Column, longest_value: int) -> float:
+    """The reference writer's width rule with the layout spec's padding for dates, times and numbers."""
+    width = _column_width(column, longest_value)
+    return min(width + WIDTH_PADDING, _MAX_WIDTH) if column_kind(column) in _PADDED_KINDS else width
+
+
+def number_format(column: Column) -> str | None:
+    """The number format the reference writer gives a column's numeric cells (None: General)."""
+    kind = column_kind(column)
+    fraction = 0 < column.scale <= 6
+    if kind == "decimal":
+        return "#,##0" + ("." + "0" * column.scale if column.scale > 0 else "")
+    if kind in ("datetime", "time"):
+        return _NUMBER_FORMATS[f"{kind}_fraction" if fraction else kind]
+    return _NUMBER_FORMATS.get(kind)
+
+
+def page_setup(visible_columns: int, header_row: int, export_id: str | None) -> dict[str, Any]:
+    """Print setup on every sheet (WORKBOOK_LAYOUT_SPEC): one page wide, header repeated, export id."""
+    footer = (f"&L{export_id.replace('&', '&&')}" if export_id else "") + "&RPage &P of &N"
+    return {
+        "landscape": visible_columns >= LANDSCAPE_FROM_COLUMNS,
+        "fit_to_pages": (1, 0),
+        "repeat_rows": (0, header_row),
+        "footer": footer,
+    }
+
+
+class FastWorkbookWriter:
+    """One-source .xlsx files through rustpy-xlsxwriter; the reference writer takes what it cannot."""
+
+    def __init__(self, path: str, *, tmp_dir: str, rows_per_sheet: int = DATA_ROWS_PER_SHEET, export_id: str | None = None) -> None:
+        if not 0 < rows_per_sheet <= DATA_ROWS_PER_SHEET:
+            raise ValueError(f"rows_per_sheet must be between 1 and {DATA_ROWS_PER_SHEET:,}")
+        self._path = path
+        self._tmp_dir = tmp_dir
+        self._rows_per_sheet = rows_per_sheet
+        self._export_id = export_id
+        self._counts = CellCounts()
+        self._reference: WorkbookWriter | None = None
+        self.engine = ENGINE
+        self.sheets: list[SheetSummary] = []
+
+    def __enter__(self) -> FastWorkbookWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._reference is not None:
+            self._reference.__exit__(exc_type, *exc)
+
+    @property
+    def finish_cost(self) -> FinishCost | None:
+        """What finishing this file needs (None once the reference writer took over: the format's own)."""
+        return FINISH_COST if self._reference is None else None
+
+    @property
+    def truncated_cells(self) -> int:
+        return self._reference.truncated_cells if self._reference is not None else self._counts.truncated_cells
+
+    @property
+    def numbers_as_text(self) -> int:
+        return self._reference.numbers_as_text if self._reference is not None else self._counts.numbers_as_text
+
+    def add_sheet(self, source: SheetSource) -> SheetSummary:
+        if self.sheets:
+            raise ValueError("the fast writer writes one source per file (fast_writer_can_write decides)")
+        columns = list(source.columns)
+        rows = iter(source.rows)
+        sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
+        names = [column.name for column in columns]
+        if not source.text_rows or not sample or len(set(names)) != len(names):
+            return self._with_reference(SheetSource(source.name, columns, chain(sample, rows), source.layout, text_rows=source.text_rows))
+        summary = self._write(source, columns, sample, rows)
+        self.sheets.append(summary)
+        return summary
+
+    def _with_reference(self, source: SheetSource) -> SheetSummary:
+        """Rows the fast writer would get wrong (or has no header for) go to the reference writer."""
+        self.engine = REFERENCE_ENGINE
+        self._reference = WorkbookWriter(self._path, tmp_dir=self._tmp_dir, rows_per_sheet=self._rows_per_sheet)
+        summary = self._reference.add_sheet(source)
+        self.sheets.append(summary)
+        return summary
+
+    def _write(self, source: SheetSource, columns: list[Column], sample: list[Sequence[Any]], rows: Iterator[Sequence[Any]]) -> SheetSummary:
+        from rustpy_xlsxwriter import write_worksheet
+
+        layout = source.layout
+        typed_sample = list(decoded_rows(columns, sample))  # the reference's width rule reads Python values
+        widths = [column_width(column, longest) for column, longest in zip(columns, _longest_values(typed_sample, len(columns)), strict=True)]
+        cells = XlsxCells(self._counts)
+        convert = row_converter([cells.for_column(index, column) for index, column in enumerate(columns)])
+        converted_sample = [convert(row) for row in sample]  # the notes must be known before the call starts
+        names = [column.name for column in columns]
+        written = 0
+
+        def records() -> Iterator[dict[str, Any]]:
+            nonlocal written
+            for row in chain(converted_sample, map(convert, islice(rows, self._rows_per_sheet - len(converted_sample)))):
+                written += 1
+                yield dict(zip(names, row, strict=True))
+
+        freeze_row, freeze_col = _freeze(layout)
+        write_worksheet(
+            records(),
+            self._path,
+            sheet_name=excel_sheet_name(source.name),
+            freeze_row=freeze_row,
+            freeze_col=freeze_col,
+            autofit=False,
+            column_widths=[_width(layout, column, width) for column, width in zip(columns, widths, strict=True)],
+            column_formats=[_format(layout, column) for column in columns],
+            header_format=_header_format(),
+            autofilter=layout.autofilter,
+            notes={names[index]: {"text": _PRECISION_NOTE, "width": 256, "height": 112} for index in sorted(self._counts.noted_columns)},
+            page_setup=page_setup(len(columns), layout.header_row, self._export_id),
+        )
+        if written >= self._rows_per_sheet and next(rows, None) is not None:
+            raise SheetLimitReached(source.name)
+        return SheetSummary(name=excel_sheet_name(source.name), row_count=written, sheet_names=[excel_sheet_name(source.name)])
+
+
+def _freeze(layout: SheetLayout) -> tuple[int | None, int | None]:
+    if layout.freeze_cell:
+        from xlsxwriter.utility import xl_cell_to_rowcol
+
+        row, col = xl_cell_to_rowcol(layout.freeze_cell)
+        return row, col
+    if layout.freeze_header:
+        return layout.header_row + 1, 0
+    return None, None
+
+
+def _width(layout: SheetLayout, column: Column, width: float) -> float:
+    spec = layout.columns.get(column.name)
+    return spec.width if spec is not None and spec.width is not None else width
+
+
+def _format(layout: SheetLayout, column: Column) -> Any:
+    from rustpy_xlsxwriter import Format
+
+    spec = layout.columns.get(column.name)
+    pattern = spec.number_format if spec is not None and spec.number_format is not None else number_format(column)
+    return Format().set_num_format(pattern) if pattern else Format()
+
+
+def _header_format() -> Any:
+    from rustpy_xlsxwriter import Format
+
+    return Format().set_bold().set_font_color(HEADER_FONT_COLOR).set_background_color(HEADER_FILL).set_border_bottom("thin")
