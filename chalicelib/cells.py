@@ -39,6 +39,7 @@ _ONE_DAY = dt.timedelta(days=1)
 _FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
 _FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
 _EXCEL_FIRST_YEAR = 1900
+_XLSXWRITER_TIME_ONLY_DAY = dt.date(1900, 1, 1)
 
 Convert = Callable[[Any], Any]
 
@@ -115,10 +116,12 @@ def _digit_count(text: str) -> int:
 
 
 def _early_serial(value: dt.datetime) -> float:
-    """XlsxWriter's own conversion, for January and February 1900 (Excel's fictitious 1900-02-29)."""
+    """XlsxWriter's own conversion, for January and February 1900 (Excel's fictitious 1900-02-29),
+    quirk included: it takes 1900-01-01 for "a time of day only" and writes serial 0 + the time."""
     delta = value - dt.datetime(1899, 12, 31)
     serial = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / (60 * 60 * 24)
-    return serial + 1 if serial > 59 else serial
+    serial = serial + 1 if serial > 59 else serial
+    return serial - 1 if value.date() == _XLSXWRITER_TIME_ONLY_DAY else serial
 
 
 # --- xlsx cells ---------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ class XlsxCells:
         if value >= _FIRST_PLAIN_SERIAL_DATE:
             return value.toordinal() - _EXCEL_EPOCH_ORDINAL
         if value.year >= _EXCEL_FIRST_YEAR:
-            return value.toordinal() - _EXCEL_EPOCH_ORDINAL - 1
+            return value.toordinal() - _EXCEL_EPOCH_ORDINAL - 1  # (XlsxWriter's 1900-01-01 quirk is for datetimes only)
         return value.isoformat()  # Excel has no dates before 1900 (MySQL allows year 1000): ISO text
 
     @staticmethod

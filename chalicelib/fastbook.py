@@ -178,7 +178,8 @@ class FastWorkbookWriter:
 
         def records() -> Iterator[dict[str, Any]]:
             nonlocal written
-            for row in chain(converted_sample, map(convert, islice(rows, self._rows_per_sheet - len(converted_sample)))):
+            head = converted_sample[: self._rows_per_sheet]
+            for row in chain(head, map(convert, islice(rows, self._rows_per_sheet - len(head)))):
                 written += 1
                 yield dict(zip(names, row, strict=True))
 
@@ -194,10 +195,13 @@ class FastWorkbookWriter:
             column_formats=[_format(layout, column) for column in columns],
             header_format=_header_format(),
             autofilter=layout.autofilter,
-            notes={names[index]: {"text": _PRECISION_NOTE, "width": 256, "height": 112} for index in sorted(self._counts.noted_columns)},
+            notes={
+                names[index]: {"text": _PRECISION_NOTE, "author": "Excel export", "width": 256, "height": 112}
+                for index in sorted(self._counts.noted_columns)
+            },
             page_setup=page_setup(len(columns), layout.header_row, self._export_id),
         )
-        if written >= self._rows_per_sheet and next(rows, None) is not None:
+        if written >= self._rows_per_sheet and (len(converted_sample) > written or next(rows, None) is not None):
             raise SheetLimitReached(source.name)
         return SheetSummary(name=excel_sheet_name(source.name), row_count=written, sheet_names=[excel_sheet_name(source.name)])
 
