@@ -208,13 +208,20 @@ class FastWorkbookWriter:
 
 def _freeze(layout: SheetLayout) -> tuple[int | None, int | None]:
     if layout.freeze_cell:
-        from xlsxwriter.utility import xl_cell_to_rowcol
-
-        row, col = xl_cell_to_rowcol(layout.freeze_cell)
-        return row, col
+        return _cell_position(layout.freeze_cell)
     if layout.freeze_header:
         return layout.header_row + 1, 0
     return None, None
+
+
+def _cell_position(cell: str) -> tuple[int, int]:
+    """(row, column), 0-based, of an A1 cell name (report_options checked its form)."""
+    cell = cell.replace("$", "").upper()
+    letters = cell.rstrip("0123456789")
+    col = 0
+    for letter in letters:
+        col = col * 26 + ord(letter) - ord("A") + 1
+    return int(cell[len(letters) :]) - 1, col - 1
 
 
 def _width(layout: SheetLayout, column: Column, width: float) -> float:

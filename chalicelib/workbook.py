@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from itertools import chain, islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
 from pymysql.constants import FIELD_TYPE
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
 
 from chalicelib.cells import EXCEL_MAX_STRING, TRUNCATION_MARKER, binary_text, decoded_rows, excel_text, time_text
 from chalicelib.database import Column
 from chalicelib.report_options import ColumnFormat
+
+if TYPE_CHECKING:  # XlsxWriter is imported when a reference writer opens: the fast writer's exports skip it
+    import xlsxwriter
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
 
 __all__ = ["EXCEL_MAX_STRING", "TRUNCATION_MARKER", "binary_text", "excel_text", "time_text"]  # their home is chalicelib.cells
 
@@ -297,6 +299,8 @@ class WorkbookWriter:
     def __init__(self, path: str, *, tmp_dir: str, rows_per_sheet: int = DATA_ROWS_PER_SHEET) -> None:
         if not 0 < rows_per_sheet <= DATA_ROWS_PER_SHEET:
             raise ValueError(f"rows_per_sheet must be between 1 and {DATA_ROWS_PER_SHEET:,}")
+        import xlsxwriter
+
         self._workbook = xlsxwriter.Workbook(
             path,
             {
