@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from pymysql.constants import FIELD_TYPE
 
-from chalicelib.cells import FORMULA_LEADS, binary_text, csv_converter, csv_text, time_text
+from chalicelib.cells import FORMULA_LEADS, binary_text, csv_converter, csv_text, row_converter, time_text
 from chalicelib.database import Column
 from chalicelib.errors import ExportServiceError
 from chalicelib.workbook import SheetSource, SheetSummary
@@ -122,17 +122,9 @@ def _open_text(path: str, *, compress: bool) -> IO[str]:
 
 
 def _write_rows(writer: Any, converters: Sequence[Converter | None], rows: Iterable[Sequence[Any]]) -> int:
-    conversions = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
+    write = writer.writerow
     row_count = 0
-    for row in rows:
+    for values in map(row_converter(converters), rows):
+        write(values)
         row_count += 1
-        if conversions:
-            values = list(row)
-            for index, convert in conversions:
-                value = values[index]
-                if value is not None:
-                    values[index] = convert(value)
-            writer.writerow(values)
-        else:
-            writer.writerow(row)
     return row_count

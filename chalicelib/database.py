@@ -132,6 +132,7 @@ def run_query(connection: pymysql.connections.Connection[Any], query: RenderedQu
         except pymysql.err.MySQLError as exc:
             raise _wrap(exc, "the query failed") from None
         columns = describe_columns(cursor.description or (), _charsets(cursor))
+        _read_rows_faster(cursor)
         yield QueryResult(columns=columns, rows=_stream(cursor, batch_rows))
     except BaseException:
         _abandon_unread_rows(cursor)  # the session closes the connection next
@@ -171,6 +172,56 @@ def _charsets(cursor: pymysql.cursors.SSCursor) -> list[int]:
     # the server's field packets on the result it is reading.
     result = getattr(cursor, "_result", None)
     return [int(getattr(field, "charsetnr", 0)) for field in getattr(result, "fields", None) or ()]
+
+
+def _read_rows_faster(cursor: pymysql.cursors.SSCursor) -> None:
+    """Parse each row packet in one function instead of pymysql's three method calls per value.
+
+    pymysql still connects, authenticates, reads the packets, the field descriptions, EOF and
+    errors; only ``MySQLResult._read_row_from_packet`` (private; pymysql is pinned) is replaced on
+    this one result, and only when its decoders are off as ``connect`` sets them. The MariaDB
+    conformance tests (tests/functional/test_mysql_types.py) read every type through it.
+    """
+    result = getattr(cursor, "_result", None)
+    converters = getattr(result, "converters", None)
+    if result is None or converters is None or not hasattr(result, "_read_row_from_packet"):
+        return
+    if any(converter is not None for _encoding, converter in converters):
+        return
+    result._read_row_from_packet = _row_reader([encoding for encoding, _converter in converters])
+
+
+def _row_reader(encodings: Sequence[str | None]) -> Any:
+    """Values of the text protocol: a length-encoded string each, 0xFB for NULL (MySQL docs,
+    "Protocol::LengthEncodedString"), decoded with the column's encoding or left as bytes."""
+    little = int.from_bytes
+
+    def read_row(packet: Any) -> tuple[Any, ...]:
+        data: bytes = packet._data
+        position: int = packet._position
+        row: list[Any] = []
+        append = row.append
+        for encoding in encodings:
+            if position >= len(data):
+                break  # fewer values than columns, which pymysql tolerates too
+            first = data[position]
+            if first < 251:
+                start, length = position + 1, first
+            elif first == 251:
+                append(None)
+                position += 1
+                continue
+            else:
+                size = 2 if first == 252 else 3 if first == 253 else 8
+                start = position + 1 + size
+                length = little(data[position + 1 : start], "little")
+            position = start + length
+            value = data[start:position]
+            append(value.decode(encoding) if encoding is not None else value)
+        packet._position = position
+        return tuple(row)
+
+    return read_row
 
 
 def _stream(cursor: pymysql.cursors.SSCursor, batch_rows: int) -> Iterator[tuple[Any, ...]]:

@@ -171,17 +171,17 @@ class FastWorkbookWriter:
         typed_sample = list(decoded_rows(columns, sample))  # the reference's width rule reads Python values
         widths = [column_width(column, longest) for column, longest in zip(columns, _longest_values(typed_sample, len(columns)), strict=True)]
         cells = XlsxCells(self._counts)
-        convert = row_converter([cells.for_column(index, column) for index, column in enumerate(columns)])
-        converted_sample = [convert(row) for row in sample]  # the notes must be known before the call starts
         names = [column.name for column in columns]
+        convert = row_converter([cells.for_column(index, column) for index, column in enumerate(columns)], names)
+        converted_sample = [convert(row) for row in sample]  # the notes must be known before the call starts
         written = 0
 
         def records() -> Iterator[dict[str, Any]]:
             nonlocal written
             head = converted_sample[: self._rows_per_sheet]
-            for row in chain(head, map(convert, islice(rows, self._rows_per_sheet - len(head)))):
+            for record in chain(head, map(convert, islice(rows, self._rows_per_sheet - len(head)))):
                 written += 1
-                yield dict(zip(names, row, strict=True))
+                yield record
 
         freeze_row, freeze_col = _freeze(layout)
         write_worksheet(
@@ -192,7 +192,7 @@ class FastWorkbookWriter:
             freeze_col=freeze_col,
             autofit=False,
             column_widths=[_width(layout, column, width) for column, width in zip(columns, widths, strict=True)],
-            column_formats=[_format(layout, column) for column in columns],
+            column_formats=_formats(layout, columns),
             header_format=_header_format(),
             autofilter=layout.autofilter,
             notes={
@@ -229,12 +229,18 @@ def _width(layout: SheetLayout, column: Column, width: float) -> float:
     return spec.width if spec is not None and spec.width is not None else width
 
 
-def _format(layout: SheetLayout, column: Column) -> Any:
+def _formats(layout: SheetLayout, columns: Sequence[Column]) -> dict[str, Any]:
+    """Number formats by column name, only for the columns that have one: a column given a format
+    costs rust_xlsxwriter a lookup per cell (100,000 rows: 1.15 s with none, 1.5 s with all 12)."""
     from rustpy_xlsxwriter import Format
 
-    spec = layout.columns.get(column.name)
-    pattern = spec.number_format if spec is not None and spec.number_format is not None else number_format(column)
-    return Format().set_num_format(pattern) if pattern else Format()
+    formats = {}
+    for column in columns:
+        spec = layout.columns.get(column.name)
+        pattern = spec.number_format if spec is not None and spec.number_format is not None else number_format(column)
+        if pattern:
+            formats[column.name] = Format().set_num_format(pattern)
+    return formats
 
 
 def _header_format() -> Any:
