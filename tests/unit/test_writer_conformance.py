@@ -238,3 +238,18 @@ def test_past_the_row_limit_the_fast_writer_hands_over(tmp_path: Path) -> None:
         write_with("rustpy-xlsxwriter", tmp_path / "y.xlsx", [text_source("S", LAYOUT_COLUMNS, LAYOUT_ROWS)], rows_per_sheet=40)
         == "rustpy-xlsxwriter"
     )
+
+
+def test_the_writer_is_chosen_per_file_from_its_layouts(tmp_path: Path) -> None:
+    from chalicelib.formats import CSV_GZ, XLSX, open_writer
+
+    def engine(**options: Any) -> str:
+        return open_writer(XLSX, str(tmp_path / "x.xlsx"), tmp_dir=str(tmp_path), **options).engine
+
+    assert engine(layouts=[SheetLayout()]) == "rustpy-xlsxwriter"
+    assert engine(layouts=[SheetLayout()], fast=False) == "xlsxwriter"
+    assert engine(layouts=[SheetLayout(title="Orders")]) == "xlsxwriter"
+    assert engine(layouts=[SheetLayout(), SheetLayout()]) == "xlsxwriter"
+    assert engine() == "xlsxwriter"  # no layouts known: the writer that can take anything
+    with open_writer(CSV_GZ, str(tmp_path / "x.csv.gz"), tmp_dir=str(tmp_path)) as csv_writer:
+        assert csv_writer.engine == "csv"
