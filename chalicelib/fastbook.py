@@ -58,10 +58,11 @@ _NUMBER_FORMATS = {
 }
 
 
-# Measured at 100,000 order rows (statvfs, bench/README.md): /tmp peaks at 1.15x the streamed
-# temp file (rust_xlsxwriter's row XML is ~2.5x XlsxWriter's, but closing adds only the archive,
-# no second copy) and closing takes 0.47x the streaming time; both with a margin.
-FINISH_COST = FinishCost(space_factor=1.3, time_factor=0.6)
+# Measured on order rows (free space sampled every 10 ms, bench/README.md): /tmp peaks at 1.10-1.15x
+# the streamed temp file (closing adds the archive, no second copy of the rows as XlsxWriter's
+# close makes), and closing (reading the temp file back and deflating it) takes 0.47x the
+# streaming time at 100,000 rows and 0.72x at 300,000; both with a margin.
+FINISH_COST = FinishCost(space_factor=1.3, time_factor=0.9)
 
 
 class SheetLimitReached(Exception):  # noqa: N818 - a signal to the pipeline, not an error anyone sees
