@@ -32,6 +32,7 @@ from chalicelib.workbook import SheetLayout, SheetSource, WorkbookWriter
 
 PRECISION_NOTE_START = "Stored as text"
 WRITERS = ("xlsxwriter", "rustpy-xlsxwriter")
+SPEC_HEADER = {"font_color": "FFFFFFFF", "fill": "FF1F4E78", "bottom": "thin"}
 
 
 @dataclass
@@ -108,8 +109,10 @@ def differences(reference: Sequence[SheetView], candidate: Sequence[SheetView], 
         for attribute in ("noted_columns", "hidden", "freeze", "autofilter", "header_bold"):
             if getattr(ref, attribute) != getattr(other, attribute):
                 found.append(f"{ref.name} {attribute}: {getattr(ref, attribute)!r} != {getattr(other, attribute)!r}")
+        # Once the reference has the layout spec (its header has the spec's fill), widths must match exactly.
+        tolerate_padding = ref.header.get("fill") != SPEC_HEADER["fill"]
         for letter in sorted(set(ref.widths) | set(other.widths)):
-            if not _same_width(ref.widths.get(letter), other.widths.get(letter), padded=letter in padded):
+            if not _same_width(ref.widths.get(letter), other.widths.get(letter), padded=tolerate_padding and letter in padded):
                 found.append(f"{ref.name} width of {letter}: {ref.widths.get(letter)} != {other.widths.get(letter)}")
     return found
 
@@ -135,7 +138,7 @@ def _same_width(ref: float | None, other: float | None, *, padded: bool) -> bool
 
 def spec_differences(sheets: Sequence[SheetView], *, export_id: str | None, visible_columns: int, header_rows: str = "$1:$1") -> list[str]:
     """WORKBOOK_LAYOUT_SPEC, sheet by sheet."""
-    expected_header = {"font_color": "FFFFFFFF", "fill": "FF1F4E78", "bottom": "thin"}
+    expected_header = SPEC_HEADER
     expected_print = {
         "orientation": "landscape" if visible_columns > 6 else "portrait",
         "fit_to_page": True,
