@@ -9,7 +9,8 @@ from typing import Any
 
 from chalice.app import Chalice, Request, Response
 
-from chalicelib.errors import ExportServiceError
+from chalicelib.api_urls import api_base_url
+from chalicelib.errors import ExportServiceError, MethodNotAllowedError
 from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs, history_query
 from chalicelib.observability import configure_logging
@@ -68,7 +69,8 @@ def list_reports() -> dict[str, Any]:
 @app.route("/reports/{name}", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def describe_report(name: str) -> dict[str, Any]:
-    return jobs().describe_report(validate_report_name(name, "name"))
+    # The same field as the unknown_report answer and POST /exports: the segment names a report.
+    return jobs().describe_report(validate_report_name(name, "report"))
 
 
 @app.route("/exports", methods=["POST"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
@@ -76,7 +78,8 @@ def describe_report(name: str) -> dict[str, Any]:
 def create_export() -> Response:
     request = current_request()
     submission = jobs().submit(json_body(request), idempotency_key=request.headers.get("idempotency-key"))
-    return Response(body=submission.body, status_code=submission.status_code, headers={"Location": submission.body["status_url"]})
+    status_url = api_base_url(request.context, request.headers) + submission.body["status_url"]
+    return Response(body={**submission.body, "status_url": status_url}, status_code=submission.status_code, headers={"Location": status_url})
 
 
 @app.route("/exports", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
@@ -90,6 +93,32 @@ def list_exports() -> dict[str, Any]:
 @answers_errors
 def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)
+
+
+# Chalice answers a method a path lacks with its own body ({"Code": "MethodNotAllowedError"}); these
+# routes make that answer ours. Registered after the real routes, so each path's methods are known.
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _refuse_other_methods(path: str, view_name: str) -> None:
+    allowed = sorted(app.routes[path])
+    others = [method for method in _METHODS if method not in allowed]
+
+    def method_not_allowed(**_segments: str) -> Response:
+        method = current_request().method
+        exc = MethodNotAllowedError(f"{path} does not take {method}; allowed: {', '.join(allowed)}", field="method")
+        return Response(body={"error": exc.to_dict()}, status_code=405, headers={"Content-Type": "application/json", "Allow": ", ".join(allowed)})
+
+    app.route(path, methods=others, name=view_name, api_key_required=True, content_types=ANY_CONTENT_TYPE)(method_not_allowed)
+
+
+for _path, _name in (
+    ("/reports", "reports_other_methods"),
+    ("/reports/{name}", "report_other_methods"),
+    ("/exports", "exports_other_methods"),
+    ("/exports/{export_id}", "export_other_methods"),
+):
+    _refuse_other_methods(_path, _name)
 
 
 @app.lambda_function(name="export_worker")

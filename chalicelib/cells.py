@@ -28,17 +28,17 @@ from chalicelib.database import Column
 EXCEL_MAX_STRING = 32_767
 TRUNCATION_MARKER = "…[truncated]"
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
-_MAX_SAFE_INTEGER = 2**53
-_EXCEL_DIGITS = 15
+MAX_SAFE_INTEGER = 2**53
+EXCEL_DIGITS = 15
 _MAX_HEX_BYTES = 64
 _MICROS_PER_DAY = 86_400_000_000
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-_EXCEL_EPOCH_ORDINAL = _EXCEL_EPOCH.toordinal()
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+EXCEL_EPOCH_ORDINAL = EXCEL_EPOCH.toordinal()
 _ONE_DAY = dt.timedelta(days=1)
 # Excel pretends 1900 was a leap year: serials before 1900-03-01 are one lower than the plain count.
-_FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
-_FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
-_EXCEL_FIRST_YEAR = 1900
+FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
+FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
+EXCEL_FIRST_YEAR = 1900
 _XLSXWRITER_TIME_ONLY_DAY = dt.date(1900, 1, 1)
 
 Convert = Callable[[Any], Any]
@@ -147,7 +147,7 @@ class XlsxCells:
         return method
 
     def _integer(self, index: int, value: int) -> int | str:
-        if -_MAX_SAFE_INTEGER < value < _MAX_SAFE_INTEGER:
+        if -MAX_SAFE_INTEGER < value < MAX_SAFE_INTEGER:
             return value
         return self._number_as_text(index, str(value))
 
@@ -158,11 +158,11 @@ class XlsxCells:
         return text
 
     def _decimal_converter(self, index: int, column: Column) -> Convert:
-        if 0 < column.length <= _EXCEL_DIGITS:
+        if 0 < column.length <= EXCEL_DIGITS:
             return float  # DECIMAL(M,D) with M <= 15 always fits a double: no digit count per value
 
         def decimal(text: str) -> float | str:
-            return float(text) if _digit_count(text) <= _EXCEL_DIGITS else self._number_as_text(index, text)
+            return float(text) if _digit_count(text) <= EXCEL_DIGITS else self._number_as_text(index, text)
 
         return decimal
 
@@ -172,10 +172,10 @@ class XlsxCells:
             value = dt.date.fromisoformat(text)
         except ValueError:
             return None  # a zero or invalid date ('0000-00-00'): left empty
-        if value >= _FIRST_PLAIN_SERIAL_DATE:
-            return value.toordinal() - _EXCEL_EPOCH_ORDINAL
-        if value.year >= _EXCEL_FIRST_YEAR:
-            return value.toordinal() - _EXCEL_EPOCH_ORDINAL - 1  # (XlsxWriter's 1900-01-01 quirk is for datetimes only)
+        if value >= FIRST_PLAIN_SERIAL_DATE:
+            return value.toordinal() - EXCEL_EPOCH_ORDINAL
+        if value.year >= EXCEL_FIRST_YEAR:
+            return value.toordinal() - EXCEL_EPOCH_ORDINAL - 1  # (XlsxWriter's 1900-01-01 quirk is for datetimes only)
         return value.isoformat()  # Excel has no dates before 1900 (MySQL allows year 1000): ISO text
 
     @staticmethod
@@ -184,9 +184,9 @@ class XlsxCells:
             value = dt.datetime.fromisoformat(text)
         except ValueError:
             return None  # '0000-00-00 00:00:00': left empty
-        if value >= _FIRST_PLAIN_SERIAL_DATETIME:
-            return (value - _EXCEL_EPOCH) / _ONE_DAY
-        if value.year >= _EXCEL_FIRST_YEAR:
+        if value >= FIRST_PLAIN_SERIAL_DATETIME:
+            return (value - EXCEL_EPOCH) / _ONE_DAY
+        if value.year >= EXCEL_FIRST_YEAR:
             return _early_serial(value)
         return value.isoformat(sep=" ")
 
@@ -253,7 +253,9 @@ def csv_converter(column: Column) -> Convert | None:
     """The conversion a column's server text needs for a CSV field (None: the text as it is)."""
     kind = column_kind(column)
     if kind in ("integer", "decimal") or (kind == "exact" and column.type_code not in (FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE)):
-        return None  # the server's digits are the field
+        # The server's digits are the field. MySQL prints a DECIMAL in plain notation with the
+        # column's scale ("0.0000000001"), never as str(Decimal) would ("1E-10").
+        return None
     converters: dict[str, Convert] = {
         "exact": _csv_float,
         "date": _csv_date,

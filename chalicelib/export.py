@@ -23,7 +23,8 @@ from chalicelib.errors import EmptyResultError
 from chalicelib.formats import DEFAULT_FORMAT, ExportFormat, TableWriter, open_writer
 from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
-from chalicelib.params import resolve_parameters, to_json_params
+from chalicelib.params import resolve_parameters
+from chalicelib.presentation import display_params, display_value, file_timestamp
 from chalicelib.secrets import DatabaseCredentials, SecretStore
 from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from chalicelib.workbook import SheetLayout, SheetSummary
 
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+_MAX_FILE_NAME = 150  # characters, extension included: well inside every file system's limit
 _PROGRESS_EVERY_ROWS = 1000
 
 # Told (sheet name, rows written to it so far) while rows stream; the command line draws progress with it.
@@ -176,16 +178,21 @@ def with_split_fallback(write: Callable[[bool], WriteResult], *, fast: bool = Tr
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
-    """A human-readable file name: title, parameter values and the creation time."""
-    values = [str(value) if not isinstance(value, list) else "+".join(map(str, value)) for value in params.values() if value is not None]
-    parts = [title, *values, created_at.strftime("%Y%m%d-%H%M")]
-    name = _UNSAFE_FILE_CHARS.sub("_", " ".join(part for part in parts if part)).strip()
-    return f"{name[:150]}.{extension}"
+    """A human-readable file name: title, parameter values and the creation time in the report's
+    zone (``created_at`` is already there), the zone named. A name too long loses its middle (the
+    end of the parameter values), never the timestamp or the extension."""
+    values = [display_value(value) for value in params.values() if value is not None]
+    head = _UNSAFE_FILE_CHARS.sub("_", " ".join(part for part in (title, *values) if part)).strip()
+    stamp = _UNSAFE_FILE_CHARS.sub("_", file_timestamp(created_at))
+    room = _MAX_FILE_NAME - len(stamp) - len(extension) - 2  # the space before the stamp, the dot
+    if len(head) > room:
+        head = head[: room - 1].rstrip() + "…"
+    return f"{head} {stamp}.{extension}" if head else f"{stamp}.{extension}"
 
 
 def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
-    shown = [f"{name}: {value}" for name, value in to_json_params(values).items() if value is not None]
-    return f"{template.title} ({', '.join(shown)})" if shown else template.title
+    shown = display_params(values)
+    return f"{template.title} ({shown})" if shown else template.title
 
 
 def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:

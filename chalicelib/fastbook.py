@@ -30,32 +30,26 @@ from chalicelib.guards import FinishCost
 from chalicelib.workbook import (
     _WIDTH_SAMPLE_ROWS,
     DATA_ROWS_PER_SHEET,
+    HEADER_STYLE,
+    NUMBER_FORMATS,
+    PORTRAIT_MAX_COLUMNS,
+    PRECISION_NOTE,
     SheetLayout,
     SheetSource,
     SheetSummary,
     WorkbookWriter,
-    _column_width,
     _longest_values,
+    column_width,
+    decimal_format,
     excel_sheet_name,
+    print_footer,
 )
 
 ENGINE = "rustpy-xlsxwriter"
 REFERENCE_ENGINE = "xlsxwriter"
-_PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
-_MAX_WIDTH = 60
-# WORKBOOK_LAYOUT_SPEC (issue 13 adds the same to the reference writer).
-HEADER_FONT_COLOR = "#FFFFFF"
-HEADER_FILL = "#1F4E78"
-WIDTH_PADDING = 2
-_PADDED_KINDS = {"exact", "integer", "decimal", "bit", "date", "datetime", "time"}
-LANDSCAPE_FROM_COLUMNS = 7
-_NUMBER_FORMATS = {
-    "date": "yyyy-mm-dd",
-    "datetime": "yyyy-mm-dd hh:mm:ss",
-    "datetime_fraction": "yyyy-mm-dd hh:mm:ss.000",
-    "time": "[h]:mm:ss",
-    "time_fraction": "[h]:mm:ss.000",
-}
+# WORKBOOK_LAYOUT_SPEC's header style, width rule and print setup are defined once, in
+# chalicelib.workbook; this module only translates them into rustpy-xlsxwriter's terms.
+_BORDER_STYLES = {1: "thin"}  # XlsxWriter's border index -> rust_xlsxwriter's name
 
 
 # Measured on order rows (free space sampled every 10 ms, bench/README.md): /tmp peaks at 1.10-1.15x
@@ -81,31 +75,24 @@ def fast_writer_can_write(layouts: Sequence[SheetLayout]) -> bool:
     return layout.title is None and not any(spec.hidden for spec in layout.columns.values())
 
 
-def column_width(column: Column, longest_value: int) -> float:
-    """The reference writer's width rule with the layout spec's padding for dates, times and numbers."""
-    width = _column_width(column, longest_value)
-    return min(width + WIDTH_PADDING, _MAX_WIDTH) if column_kind(column) in _PADDED_KINDS else width
-
-
 def number_format(column: Column) -> str | None:
     """The number format the reference writer gives a column's numeric cells (None: General)."""
     kind = column_kind(column)
     fraction = 0 < column.scale <= 6
     if kind == "decimal":
-        return "#,##0" + ("." + "0" * column.scale if column.scale > 0 else "")
+        return decimal_format(column.scale)
     if kind in ("datetime", "time"):
-        return _NUMBER_FORMATS[f"{kind}_fraction" if fraction else kind]
-    return _NUMBER_FORMATS.get(kind)
+        return NUMBER_FORMATS[f"{kind}_fraction" if fraction else kind]
+    return NUMBER_FORMATS["date"] if kind == "date" else None
 
 
 def page_setup(visible_columns: int, header_row: int, export_id: str | None) -> dict[str, Any]:
-    """Print setup on every sheet (WORKBOOK_LAYOUT_SPEC): one page wide, header repeated, export id."""
-    footer = (f"&L{export_id.replace('&', '&&')}" if export_id else "") + "&RPage &P of &N"
+    """``workbook.apply_print_setup`` in rustpy-xlsxwriter's terms: one page wide, header repeated, export id."""
     return {
-        "landscape": visible_columns >= LANDSCAPE_FROM_COLUMNS,
+        "landscape": visible_columns > PORTRAIT_MAX_COLUMNS,
         "fit_to_pages": (1, 0),
         "repeat_rows": (0, header_row),
-        "footer": footer,
+        "footer": print_footer(export_id),
     }
 
 
@@ -160,7 +147,7 @@ class FastWorkbookWriter:
     def _with_reference(self, source: SheetSource) -> SheetSummary:
         """Rows the fast writer would get wrong (or has no header for) go to the reference writer."""
         self.engine = REFERENCE_ENGINE
-        self._reference = WorkbookWriter(self._path, tmp_dir=self._tmp_dir, rows_per_sheet=self._rows_per_sheet)
+        self._reference = WorkbookWriter(self._path, tmp_dir=self._tmp_dir, rows_per_sheet=self._rows_per_sheet, export_id=self._export_id)
         summary = self._reference.add_sheet(source)
         self.sheets.append(summary)
         return summary
@@ -197,7 +184,7 @@ class FastWorkbookWriter:
             header_format=_header_format(),
             autofilter=layout.autofilter,
             notes={
-                names[index]: {"text": _PRECISION_NOTE, "author": "Excel export", "width": 256, "height": 112}
+                names[index]: {"text": PRECISION_NOTE, "author": "Excel export", "width": 256, "height": 112}
                 for index in sorted(self._counts.noted_columns)
             },
             page_setup=page_setup(len(columns), layout.header_row, self._export_id),
@@ -245,6 +232,9 @@ def _formats(layout: SheetLayout, columns: Sequence[Column]) -> dict[str, Any]:
 
 
 def _header_format() -> Any:
+    """``workbook.HEADER_STYLE`` as a rustpy-xlsxwriter Format."""
     from rustpy_xlsxwriter import Format
 
-    return Format().set_bold().set_font_color(HEADER_FONT_COLOR).set_background_color(HEADER_FILL).set_border_bottom("thin")
+    header = Format().set_font_color(HEADER_STYLE["font_color"]).set_background_color(HEADER_STYLE["bg_color"])
+    header = header.set_bold() if HEADER_STYLE.get("bold") else header
+    return header.set_border_bottom(_BORDER_STYLES[HEADER_STYLE["bottom"]]) if HEADER_STYLE.get("bottom") else header

@@ -78,7 +78,8 @@ def open_writer(
     """The format's writer; ``rows_per_sheet`` (None: Excel's limit) is lowered only by tests.
 
     For xlsx, given the file's sheet layouts, the fast writer when it can honour them all and is
-    installed (``fast=False`` asks for the XlsxWriter reference writer, as the fallback does)."""
+    installed (``fast=False`` asks for the XlsxWriter reference writer, as the fallback does).
+    ``export_id`` goes into the printed footer of either xlsx writer."""
     # Imported on use: the API function only chooses a format, and the writers are a cold-start cost.
     if fmt is XLSX:
         if fast and layouts is not None:
@@ -88,7 +89,7 @@ def open_writer(
                 return FastWorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or _excel_rows(), export_id=export_id)
         from chalicelib.workbook import DATA_ROWS_PER_SHEET, WorkbookWriter
 
-        return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or DATA_ROWS_PER_SHEET)
+        return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or DATA_ROWS_PER_SHEET, export_id=export_id)
     from chalicelib.csvfile import CsvWriter
 
     return CsvWriter(path, compress=fmt is CSV_GZ)

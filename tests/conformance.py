@@ -10,13 +10,12 @@ look, the frozen panes, the filter and the sheet names. Two differences are allo
 - a text cell's number format, which Excel never shows (a text cell in a date column keeps the
   column's date format in the fast writer, General in the reference).
 The layout spec (WORKBOOK_LAYOUT_SPEC: header style, width padding, print setup) is checked
-against the spec itself (``spec_differences``), so it holds before and after the reference
-writer gains it.
+against the spec itself as well (``spec_differences``), for every writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,12 +95,11 @@ def read_book(path: Path, header_row: int = 1) -> list[SheetView]:
     return [read_sheet(sheet, header_row) for sheet in book.worksheets]
 
 
-def differences(reference: Sequence[SheetView], candidate: Sequence[SheetView], padded_columns: Iterable[str] = ()) -> list[str]:
+def differences(reference: Sequence[SheetView], candidate: Sequence[SheetView]) -> list[str]:
     """What a user would see differ, cell by cell and format by format (empty: the same workbook)."""
     found: list[str] = []
     if [sheet.name for sheet in reference] != [sheet.name for sheet in candidate]:
         return [f"sheet names {[s.name for s in reference]} != {[s.name for s in candidate]}"]
-    padded = set(padded_columns)
     for ref, other in zip(reference, candidate, strict=True):
         for key in sorted(set(ref.cells) | set(other.cells)):
             if not _same_cell(ref.cells.get(key), other.cells.get(key)):
@@ -109,10 +107,9 @@ def differences(reference: Sequence[SheetView], candidate: Sequence[SheetView], 
         for attribute in ("noted_columns", "hidden", "freeze", "autofilter", "header_bold"):
             if getattr(ref, attribute) != getattr(other, attribute):
                 found.append(f"{ref.name} {attribute}: {getattr(ref, attribute)!r} != {getattr(other, attribute)!r}")
-        # Once the reference has the layout spec (its header has the spec's fill), widths must match exactly.
-        tolerate_padding = ref.header.get("fill") != SPEC_HEADER["fill"]
+        # Both writers use one width rule (chalicelib.workbook.column_width): widths match exactly.
         for letter in sorted(set(ref.widths) | set(other.widths)):
-            if not _same_width(ref.widths.get(letter), other.widths.get(letter), padded=tolerate_padding and letter in padded):
+            if ref.widths.get(letter) != other.widths.get(letter):
                 found.append(f"{ref.name} width of {letter}: {ref.widths.get(letter)} != {other.widths.get(letter)}")
     return found
 
@@ -125,15 +122,6 @@ def _same_cell(ref: tuple[Any, str, str | None] | None, other: tuple[Any, str, s
     # XlsxWriter stores doubles with 16 significant digits ("%.16G"), the fast writer the shortest
     # exact form: the fast writer's number, at the reference's precision, must be the same.
     return float(f"{other[0]:.16G}") == ref[0] and ref[2] == other[2]
-
-
-def _same_width(ref: float | None, other: float | None, *, padded: bool) -> bool:
-    if ref is None or other is None:
-        return ref == other
-    # The layout spec pads date, time and number columns by 2 characters; the reference gains it
-    # with issue 13, so both the padded and the unpadded width of the reference are accepted here
-    # (the padding itself is checked against the spec).
-    return other == ref or (padded and abs(other - ref - 2) < 0.01)
 
 
 def spec_differences(sheets: Sequence[SheetView], *, export_id: str | None, visible_columns: int, header_rows: str = "$1:$1") -> list[str]:
@@ -164,7 +152,7 @@ def write_with(engine: str, path: Path, sources: Sequence[SheetSource], *, rows_
     if engine == "rustpy-xlsxwriter":
         writer = FastWorkbookWriter(str(path), tmp_dir=str(path.parent), rows_per_sheet=rows_per_sheet, export_id=export_id)
     else:
-        writer = WorkbookWriter(str(path), tmp_dir=str(path.parent), rows_per_sheet=rows_per_sheet)
+        writer = WorkbookWriter(str(path), tmp_dir=str(path.parent), rows_per_sheet=rows_per_sheet, export_id=export_id)
     with writer:
         for source in sources:
             writer.add_sheet(source)

@@ -144,7 +144,11 @@ def fails_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def parse_param_options(pairs: tuple[str, ...], specs: Mapping[str, ParameterSpec]) -> dict[str, Any]:
-    """``-p name=value`` pairs; a list parameter takes repeated pairs or comma-separated values."""
+    """``-p name=value`` pairs; a list parameter takes repeated pairs or comma-separated values.
+
+    A list's values are passed on as one comma-separated text: params.py splits it by the same rule
+    as a JSON request's ``"a,b"`` (``split_list_shorthand``), so the CLI has no rule of its own.
+    """
     values: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -153,8 +157,7 @@ def parse_param_options(pairs: tuple[str, ...], specs: Mapping[str, ParameterSpe
             raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="-p/--param")
         spec = specs.get(name)
         if spec is not None and spec.is_list:
-            items = [item.strip() for item in value.split(",") if item.strip()]
-            values.setdefault(name, []).extend(items)
+            values[name] = f"{values[name]},{value}" if name in values else value
         elif name in values:
             raise click.BadParameter(f"{name!r} is given twice", param_hint="-p/--param")
         else:
