@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import EmptyResultError
@@ -40,6 +40,7 @@ _PROGRESS_EVERY_ROWS = 1000
 
 # Told (sheet name, rows written to it so far) while rows stream; the command line draws progress with it.
 ProgressCallback = Callable[[str, int], None]
+WriteResult = TypeVar("WriteResult")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class WrittenFile:
     query_seconds: float
     write_seconds: float = 0.0  # streaming rows from the cursor into the file, after the queries started
     numbers_as_text: int = 0
+    writer: str = "xlsxwriter"  # the engine that wrote the file (chalicelib.formats.open_writer chooses)
 
     @property
     def row_count(self) -> int:
@@ -68,6 +70,7 @@ class ExportResult:
     upload_seconds: float = 0.0
     format: str = DEFAULT_FORMAT.name
     numbers_as_text: int = 0
+    writer: str = "xlsxwriter"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class FileSummary:
     truncated_cells: int
     numbers_as_text: int
     sheet_names: list[str]
+    writer: str = "xlsxwriter"
 
 
 def stream_sheet(
@@ -112,9 +116,11 @@ def stream_sheet(
     with run_query(connection, query, batch_rows=limits.batch_rows) as result:
         query_seconds = time.monotonic() - started
         rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=name, every_seconds=limits.rows_log_seconds)
-        rows = guard.watch(rows) if guard is not None else rows
+        if guard is not None:
+            guard.follow_writer(writer)
+            rows = guard.watch(rows)
         rows = rows if progress is None else _reporting(rows, name, progress)
-        summary = writer.add_sheet(SheetSource(name=name, columns=result.columns, rows=rows, layout=layout or SheetLayout()))
+        summary = writer.add_sheet(SheetSource(name=name, columns=result.columns, rows=rows, layout=layout or SheetLayout(), text_rows=True))
     return summary, query_seconds
 
 
@@ -126,20 +132,49 @@ def stream_query_to_file(
     *,
     guard: ExportGuard | None = None,
     rows_per_sheet: int | None = None,
+    fast: bool = True,
 ) -> tuple[FileSummary, float]:
-    """One query into a new file (format, path, sheet title), as the benchmark measures it."""
+    """One query into a new file (format, path, sheet title), as the benchmark measures it.
+    ``fast=False`` keeps to the XlsxWriter reference writer."""
     from chalicelib.database import read_only_session
+    from chalicelib.workbook import SheetLayout
 
     fmt, path, title = destination
-    with (
-        read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
-        open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer,
-    ):
-        sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
-    summary = FileSummary(
-        row_count=sheet.row_count, truncated_cells=writer.truncated_cells, numbers_as_text=writer.numbers_as_text, sheet_names=sheet.sheet_names
-    )
-    return summary, query_seconds
+
+    def write(use_fast: bool) -> tuple[FileSummary, float]:
+        with (
+            read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
+            open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet, layouts=[SheetLayout()], fast=use_fast) as writer,
+        ):
+            sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
+        summary = FileSummary(
+            row_count=sheet.row_count,
+            truncated_cells=writer.truncated_cells,
+            numbers_as_text=writer.numbers_as_text,
+            sheet_names=sheet.sheet_names,
+            writer=writer.engine,
+        )
+        return summary, query_seconds
+
+    return with_split_fallback(write, fast=fast)
+
+
+def with_split_fallback(write: Callable[[bool], WriteResult], *, fast: bool = True) -> WriteResult:
+    """Write with the fast writer if allowed; when a sheet outgrows Excel's row limit, write the
+    whole file again with the reference writer, which continues on further sheets.
+
+    The fast writer's sheet list is fixed before its first row (chalicelib/fastbook.py), so it
+    cannot add a continuation sheet; results that large are rare and better as csv.gz anyway.
+    """
+    from chalicelib.fastbook import SheetLimitReached
+
+    if not fast:
+        return write(False)
+    try:
+        return write(True)
+    except SheetLimitReached as exc:
+        log_event("writer_fallback", "a sheet passed the row limit: writing the file again with the reference writer", sheet=str(exc))
+        return write(False)
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
@@ -160,7 +195,7 @@ def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
     return f"{template.title} ({shown})" if shown else template.title
 
 
-def sheet_layout(template: ReportTemplate, values: Mapping[str, Any], export_id: str | None = None) -> SheetLayout:
+def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
     from chalicelib.workbook import SheetLayout
 
     options = template.options
@@ -170,7 +205,6 @@ def sheet_layout(template: ReportTemplate, values: Mapping[str, Any], export_id:
         autofilter=options.autofilter,
         title=options.title_text(title_row_text(template, values)),
         columns=options.columns,
-        export_id=export_id,
     )
 
 
@@ -228,7 +262,8 @@ class ExportPipeline:
     ) -> WrittenFile:
         """Stream each sheet's rows into a file at ``path``, one query after another."""
         try:
-            return self._write_sheets(template, values, path, fmt, guard, progress, export_id)
+            watchers = (guard, progress)
+            return with_split_fallback(lambda fast: self._write_sheets(template, values, path, fmt, watchers, export_id=export_id, fast=fast))
         except OSError as exc:
             if exc.errno == errno.ENOSPC:  # another writer took the space the guard counted on
                 raise TmpSpaceError("/tmp filled up while writing the file: raise ephemeral storage or use csv.gz") from None
@@ -240,14 +275,16 @@ class ExportPipeline:
         values: Mapping[str, Any],
         path: str,
         fmt: ExportFormat,
-        guard: ExportGuard | None,
-        progress: ProgressCallback | None,
+        watchers: tuple[ExportGuard | None, ProgressCallback | None],
+        *,
         export_id: str | None,
+        fast: bool,
     ) -> WrittenFile:
         from chalicelib.database import read_only_session
 
+        guard, progress = watchers
         sheets = render_sheets(template, values)  # every query renders before the database is touched
-        layout = sheet_layout(template, values, export_id)
+        layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
         limits = QueryLimits(self.settings.statement_timeout_seconds, self.settings.fetch_batch_rows, self.settings.rows_log_seconds)
         query_seconds = 0.0
@@ -255,7 +292,15 @@ class ExportPipeline:
         # One session for every sheet: one connection, and one snapshot the sheets agree on.
         with (
             read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
-            open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=self.rows_per_sheet) as writer,
+            open_writer(
+                fmt,
+                path,
+                tmp_dir=os.path.dirname(path),
+                rows_per_sheet=self.rows_per_sheet,
+                layouts=[layout] * len(sheets),
+                export_id=export_id,
+                fast=fast,
+            ) as writer,
         ):
             for sheet in sheets:
                 _summary, seconds = stream_sheet(writer, connection, sheet.query, limits, sheet.name, layout=layout, guard=guard, progress=progress)
@@ -264,6 +309,7 @@ class ExportPipeline:
             sheets=tuple(writer.sheets),
             truncated_cells=writer.truncated_cells,
             numbers_as_text=writer.numbers_as_text,
+            writer=writer.engine,
             query_seconds=query_seconds,
             write_seconds=time.monotonic() - writing_started - query_seconds,
         )
@@ -306,6 +352,7 @@ class ExportPipeline:
             upload_seconds=upload_seconds,
             format=fmt.name,
             numbers_as_text=written.numbers_as_text,
+            writer=written.writer,
         )
 
     def guard_limits(self) -> GuardLimits:

@@ -64,6 +64,7 @@ def test_export_cells_equal_the_query_rows_and_slack_gets_the_link(local_stack: 
     )
     assert status["row_count"] == len(expected) > 0
     assert status["params"] == {"day": day, "status": None}
+    assert status["writer"] == "rustpy-xlsxwriter"  # one sheet, a layout it honours: the fast writer ran
     data = download(status["download_url"])
     assert status["size_bytes"] == len(data)
     rows = sheet_rows(data)

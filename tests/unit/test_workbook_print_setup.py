@@ -23,15 +23,15 @@ def columns(count: int) -> list[Column]:
     return [Column(f"Text {index}", FIELD_TYPE.VAR_STRING, 0) for index in range(count)]
 
 
-def write(tmp_path: Path, cols: list[Column], rows: list[tuple[object, ...]], layout: SheetLayout) -> openpyxl.Workbook:
+def write(tmp_path: Path, cols: list[Column], rows: list[tuple[object, ...]], layout: SheetLayout, export_id: str | None = None) -> openpyxl.Workbook:
     path = tmp_path / "print.xlsx"
-    with WorkbookWriter(str(path), tmp_dir=str(tmp_path)) as writer:
+    with WorkbookWriter(str(path), tmp_dir=str(tmp_path), export_id=export_id) as writer:
         writer.add_sheet(SheetSource(name="Orders", columns=cols, rows=iter(rows), layout=layout))
     return openpyxl.load_workbook(path)
 
 
 def test_a_wide_sheet_prints_landscape_one_page_wide_with_the_header_on_every_page(tmp_path: Path) -> None:
-    sheet = write(tmp_path, columns(10), [tuple("x" for _ in range(10))] * 3, SheetLayout(export_id=EXPORT_ID)).worksheets[0]
+    sheet = write(tmp_path, columns(10), [tuple("x" for _ in range(10))] * 3, SheetLayout(), EXPORT_ID).worksheets[0]
     assert sheet.page_setup.orientation == "landscape"
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
     # fitToWidth is left out when 1, its default in the OOXML schema (CT_PageSetup); 0 pages tall: as many as needed
@@ -43,8 +43,8 @@ def test_a_wide_sheet_prints_landscape_one_page_wide_with_the_header_on_every_pa
 
 def test_a_narrow_sheet_prints_portrait_and_the_title_row_repeats_too(tmp_path: Path) -> None:
     # Seven columns, one hidden: six visible ones still fit a portrait page.
-    layout = SheetLayout(title="Orders (day: 2026-11-29)", export_id=EXPORT_ID, columns={"Text 6": ColumnFormat(hidden=True)})
-    sheet = write(tmp_path, columns(7), [tuple("x" for _ in range(7))], layout).worksheets[0]
+    layout = SheetLayout(title="Orders (day: 2026-11-29)", columns={"Text 6": ColumnFormat(hidden=True)})
+    sheet = write(tmp_path, columns(7), [tuple("x" for _ in range(7))], layout, EXPORT_ID).worksheets[0]
     assert sheet.page_setup.orientation == "portrait"
     assert sheet.print_title_rows.replace("$", "") == "1:2"
 
