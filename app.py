@@ -14,7 +14,7 @@ from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs, history_query
 from chalicelib.observability import configure_logging
 from chalicelib.request_limits import parse_json_body
-from chalicelib.runtime import export_jobs
+from chalicelib.runtime import export_jobs, slack_app
 from chalicelib.templates import validate_report_name
 
 app = Chalice(app_name="excel-export")
@@ -90,6 +90,28 @@ def list_exports() -> dict[str, Any]:
 @answers_errors
 def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)
+
+
+# Slack's two request URLs (infra/slack-app-manifest.yaml): no API key, Slack's signature instead,
+# checked before anything else (chalicelib/slack_app.py). The Slack modules load on first use.
+@app.route("/slack/commands", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@answers_errors
+def slack_command() -> Response:
+    request = current_request()
+    return slack_response(slack_app().command(request.raw_body, request.headers))
+
+
+@app.route("/slack/interactions", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@answers_errors
+def slack_interaction() -> Response:
+    request = current_request()
+    return slack_response(slack_app().interaction(request.raw_body, request.headers))
+
+
+def slack_response(answer: Any) -> Response:
+    if answer.body is None:
+        return Response(body="", status_code=answer.status_code, headers={"Content-Type": "text/plain"})
+    return Response(body=answer.body, status_code=answer.status_code, headers={"Content-Type": "application/json"})
 
 
 @app.lambda_function(name="export_worker")

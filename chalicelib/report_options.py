@@ -12,12 +12,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ON_EMPTY_CHOICES = ("send", "skip", "fail")
-OPTION_KEYS = ("columns", "freeze", "autofilter", "title_row", "on_empty", "cache_ttl", "slack_channel_secret", "format")
+OPTION_KEYS = (
+    "columns",
+    "freeze",
+    "autofilter",
+    "title_row",
+    "on_empty",
+    "cache_ttl",
+    "slack_channel_secret",
+    "format",
+    "slack_users",
+    "slack_channels",
+)
 FORMAT_CHOICES = ("xlsx", "csv", "csv.gz")
 _CELL = re.compile(r"^([A-Z]{1,3})([1-9][0-9]{0,6})$")
 _DURATION = re.compile(r"^(\d{1,6})\s*([smhd])$")
 _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Secrets Manager names: letters, digits and /_+=.@- (the service's own secrets look like excel-export/<stage>/...).
+# Slack user ids (U..., W... for Enterprise Grid) and conversation ids (C..., G..., D...).
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _COLUMN_KEYS = {"format", "width", "hidden"}
 _MAX_WIDTH = 255  # Excel's column width limit, in characters
@@ -52,6 +66,9 @@ class ReportOptions:
     cache_ttl: int | None = None  # seconds an identical export may be reused (read by the cache)
     slack_channel_secret: str | None = None  # a secret holding another webhook URL, for another channel
     format: str | None = None  # the file format when a request names none (chalicelib/formats.py)
+    # Who may ask from Slack: unset (both empty) means everyone in the workspace (chalicelib/slack_app.py).
+    slack_users: tuple[str, ...] = ()
+    slack_channels: tuple[str, ...] = ()
 
     def title_text(self, default: str) -> str | None:
         """The title row's text, given the text ``title_row: true`` stands for; None without a title row."""
@@ -70,7 +87,18 @@ def parse_options(header: Mapping[str, Any]) -> ReportOptions:
         cache_ttl=_cache_ttl(header.get("cache_ttl")),
         slack_channel_secret=_secret_name(header.get("slack_channel_secret")),
         format=_format(header.get("format")),
+        slack_users=_slack_ids(header.get("slack_users"), "slack_users", _SLACK_USER_ID, "a Slack user id such as U0123ABCD"),
+        slack_channels=_slack_ids(header.get("slack_channels"), "slack_channels", _SLACK_CHANNEL_ID, "a Slack channel id such as C0123ABCD"),
     )
+
+
+def _slack_ids(value: Any, key: str, pattern: re.Pattern[str], example: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(item, str) and pattern.match(item) for item in items):
+        raise OptionError(f"{key} must be a list of ids, each {example} (ids, not names: names change)", key=key)
+    return tuple(items)
 
 
 def _boolean(value: Any, key: str) -> bool:
