@@ -21,7 +21,7 @@ import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import slack
@@ -226,6 +226,8 @@ class SlackApp:
 
     def _picked(self, report: str, payload: Mapping[str, Any], user: SlackUser) -> None:
         view = payload.get("view") or {}
+        _, channel_id = read_metadata(view)  # the channel /export was typed in, kept by the modal
+        user = replace(user, channel_id=channel_id or user.channel_id)
         template = self.jobs.pipeline.load_template(report)
         why_not = refusal(template, user.user_id, user.channel_id)
         if why_not:
@@ -246,7 +248,7 @@ class SlackApp:
 
     def _submitted(self, view: Mapping[str, Any], user: SlackUser) -> SlackAnswer:
         report, channel_id = read_metadata(view)
-        user = SlackUser(user.user_id, user.name, user.team_id, channel_id or user.channel_id)
+        user = replace(user, channel_id=channel_id or user.channel_id)
         template: ReportTemplate | None = None
         try:
             template = self.jobs.pipeline.load_template(report or "")

@@ -58,11 +58,17 @@ class WebApiStandIn:
                 self._script = {name: list(steps) for name, steps in json.loads(raw or b"{}").items()}
             return 200, {"ok": True}, {}
         arguments = _arguments(headers, raw)
-        authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
+        call: dict[str, Any] = {"method": method, "args": arguments, "at": time.time()}
         with self._lock:
-            self._calls.append({"method": method, "args": arguments, "at": time.time()})
+            self._calls.append(call)
             scripted = self._script.get(method, [])
             step = scripted.pop(0) if scripted else None
+        answer = self._answer(method, headers, arguments, step)
+        call["status"], call["answer"] = answer[0], answer[1]
+        return answer
+
+    def _answer(self, method: str, headers: dict[str, str], arguments: dict[str, Any], step: dict[str, Any] | None) -> Answer:
+        authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
         if method not in METHODS:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if authorization != f"Bearer {self._token}":
