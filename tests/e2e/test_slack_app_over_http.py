@@ -314,8 +314,8 @@ def test_incomplete_or_invalid_command_opens_the_form_prefilled(slack: stack.Sta
 
 
 def test_help_lists_only_the_reports_the_caller_may_run(slack: stack.StackConfig) -> None:
-    code, alice, _ = send_command(slack, "help", ALICE)
-    code, bob, _ = send_command(slack, "help", BOB)
+    _, alice, _ = send_command(slack, "help", ALICE)
+    _, bob, _ = send_command(slack, "help", BOB)
     assert "`slack_restricted`" in alice["text"] and "`slack_restricted`" not in bob["text"]
     assert "`orders_by_day` Orders by day" in bob["text"]
 
