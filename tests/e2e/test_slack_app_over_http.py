@@ -250,7 +250,7 @@ def test_modal_flow_picker_then_generated_form_then_field_error_then_export(slac
     assert [option["value"] for option in blocks["format"]["element"]["options"]] == ["xlsx", "csv", "csv.gz"]
 
     day = busiest_day(slack)
-    values = {
+    values: dict[str, dict[str, Any]] = {
         "param:day": {"value": {"type": "datepicker", "selected_date": day}},
         "param:top": {"value": {"type": "number_input", "value": "5"}},
         "param:min_amount": {"value": {"type": "number_input", "value": "-3"}},  # below the declared min: 0
@@ -324,10 +324,8 @@ def test_a_restricted_report_is_refused_for_another_user_and_runs_for_the_listed
     before = history_ids(slack)
     code, answer, _ = send_command(slack, "slack_restricted day=2026-11-01", BOB)
     assert code == 200 and answer["response_type"] == "ephemeral"
-    assert (
-        answer["text"]
-        == ":no_entry: *Restricted totals* may only be run from Slack by its listed users or listed channels (the report's slack_users / slack_channels)."
-    )
+    why = "may only be run from Slack by its listed users or listed channels (the report's slack_users / slack_channels)."
+    assert answer["text"] == f":no_entry: *Restricted totals* {why}"
     assert history_ids(slack) == before
     in_finance = FakeSlackUser(BOB.user_id, BOB.name, channel_id="C0FINANCE")
     for user in (ALICE, in_finance):
