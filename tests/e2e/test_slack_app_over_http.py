@@ -20,6 +20,7 @@ from devstack import stack
 from devstack.slack_client import (
     FakeSlackUser,
     button_click,
+    script_web_api,
     send_command,
     send_interaction,
     view_action,
@@ -356,3 +357,30 @@ def test_identical_requests_from_two_users_run_one_query_and_both_get_the_messag
     assert [entry for entry in history_ids(slack) if entry not in before] == [export_id]
     wait_for(lambda: direct_messages(slack, export_id, BOB))
     assert len(direct_messages(slack, export_id, ALICE)) == 1 and len(direct_messages(slack, export_id, BOB)) == 1
+
+
+def test_a_modal_that_cannot_be_opened_in_time_is_reported_to_the_requester(slack: stack.StackConfig) -> None:
+    script_web_api(slack, {"views.open": [{"error": "invalid_trigger_id"}]})
+    code, answer, _ = send_command(slack, "", ALICE)
+    assert code == 200 and answer["text"] == ":warning: The form could not be opened (invalid_trigger_id); run /export again."
+
+
+def test_a_rate_limited_direct_message_is_retried_after_retry_after(slack: stack.StackConfig) -> None:
+    script_web_api(slack, {"chat.postMessage": [{"status": 429, "retry_after": 1}]})
+    _, answer, _ = send_command(slack, f"orders_range date_from=2026-11-01 date_to=2026-11-02 min_amount={unique_amount()}", ALICE)
+    status = wait_for_export(slack.api_url, export_id_in(answer["text"]))
+    assert status["notified"] is True, status
+    calls = [call for call in web_api_calls(slack, "chat.postMessage") if status["export_id"] in str(call["args"])]
+    assert [call["status"] for call in calls] == [429, 200]
+    assert calls[1]["at"] - calls[0]["at"] >= 0.95  # Retry-After: 1 was honoured
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "token_revoked"])
+def test_a_refused_direct_message_is_recorded_and_the_file_is_kept(slack: stack.StackConfig, error: str) -> None:
+    script_web_api(slack, {"chat.postMessage": [{"error": error}]})
+    _, answer, _ = send_command(slack, f"orders_range date_from=2026-11-01 date_to=2026-11-02 min_amount={unique_amount()}", ALICE)
+    status = wait_for_export(slack.api_url, export_id_in(answer["text"]))
+    assert status["status"] == "succeeded" and status["notified"] is False
+    assert status["notify_error"] == f"Slack chat.postMessage answered {error}"
+    assert len(direct_messages(slack, status["export_id"])) == 1  # a permanent error is not retried
+    assert sheet_rows(download(status["download_url"]))[0][0] == "Order"
