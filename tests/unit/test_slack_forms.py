@@ -71,7 +71,8 @@ def test_relative_date_defaults_are_resolved_against_the_reports_today() -> None
 
 
 def test_the_dm_with_buttons_is_a_message_slacks_models_accept() -> None:
-    status = {"export_id": "20261201-120000-0123456789", "report": "orders_by_day", "title": "Orders by day", "params": {"day": "2026-11-30"}}
+    export_id = "20261201-120000-0123456789"
+    status: dict[str, Any] = {"export_id": export_id, "report": "orders_by_day", "title": "Orders by day", "params": {"day": "2026-11-30"}}
     message = with_buttons(
         success_message({**status, "row_count": 3}, download_url="https://example.invalid/f.xlsx", expires_at="soon"), status["export_id"]
     )
