@@ -80,7 +80,7 @@ def test_the_dm_with_buttons_is_a_message_slacks_models_accept() -> None:
     assert [element["action_id"] for element in message["blocks"][-1]["elements"]] == ["run_again", "change_parameters"]
 
 
-def state(**elements: dict[str, Any]) -> dict[str, Any]:
+def state(**elements: Any) -> dict[str, Any]:
     return {"state": {"values": {block: {"value": element} for block, element in elements.items()}}}
 
 
