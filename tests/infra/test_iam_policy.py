@@ -88,3 +88,26 @@ def test_templates_are_read_only_and_only_the_named_secrets_are_readable() -> No
     # The named secrets, plus the per-report Slack channels (slack_channel_secret) under one name prefix.
     assert all(arn.startswith(prefix) and (arn.endswith("-??????") or arn == f"{prefix}slack-*") for arn in secrets)
     assert statements["StartTheExportWorker"]["Resource"].endswith(":function:excel-export-prod-export_worker")
+
+
+def test_the_slack_app_manifest_names_the_apps_slack_routes_and_the_smallest_scopes() -> None:
+    import yaml
+
+    import app as export_app
+
+    manifest = yaml.safe_load((ROOT / "infra" / "slack" / "app-manifest.yaml").read_text())
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/export"
+    urls = {command["url"], manifest["settings"]["interactivity"]["request_url"]}
+    assert urls == {"API_BASE_URL/slack/commands", "API_BASE_URL/slack/interactions"}
+    assert manifest["oauth_config"]["scopes"] == {"bot": ["commands", "chat:write"]}
+    routes = export_app.app.routes
+    for url in urls:
+        entry = routes[url.removeprefix("API_BASE_URL")]["POST"]
+        assert not entry.api_key_required  # Slack cannot send our API key: its signature is checked instead
+    assert routes["/exports"]["POST"].api_key_required is True
+    statements = {statement["Sid"]: statement for statement in stage_policy("prod")["Statement"]}
+    assert (
+        "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:excel-export/prod/slack-app-??????"
+        in statements["ReadTheServiceSecrets"]["Resource"]
+    )
