@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         sub_parser.add_argument("--channel", default="C0LOCAL01")
         sub_parser.add_argument("--team", default=stack.SLACK_TEAM_ID, help="the workspace id (another one is refused)")
     commands.add_parser("slack-calls", help="print the Slack Web API calls the local stand-in received (views, DMs, notes)")
+    timing_parser = commands.add_parser("slack-timing", help="measure the Slack endpoints' answer times, warm and from a cold process")
+    timing_parser.add_argument("--rounds", type=int, default=5)
     arguments = parser.parse_args(argv)
     config = stack.StackConfig.from_environment()
     if arguments.command.startswith("slack-"):
@@ -66,6 +68,11 @@ def _slack(config: stack.StackConfig, arguments: argparse.Namespace) -> int:
 
     if arguments.command == "slack-calls":
         print(json.dumps(slack_client.web_api_calls(config), indent=2, ensure_ascii=False))
+        return 0
+    if arguments.command == "slack-timing":
+        from devstack.slack_timing import measure
+
+        print(json.dumps(measure(config, arguments.rounds), indent=2))
         return 0
     user = slack_client.FakeSlackUser(arguments.user, arguments.name, arguments.team, arguments.channel)
     if arguments.command == "slack-command":
