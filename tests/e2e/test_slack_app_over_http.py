@@ -384,3 +384,17 @@ def test_a_refused_direct_message_is_recorded_and_the_file_is_kept(slack: stack.
     assert status["notify_error"] == f"Slack chat.postMessage answered {error}"
     assert len(direct_messages(slack, status["export_id"])) == 1  # a permanent error is not retried
     assert sheet_rows(download(status["download_url"]))[0][0] == "Order"
+
+
+def test_a_cached_answer_is_delivered_at_once_as_a_dm_with_buttons(slack: stack.StackConfig) -> None:
+    text = f"orders_range date_from=2026-11-01 date_to=2026-11-02 min_amount={unique_amount()}"
+    _, first, _ = send_command(slack, text, ALICE)
+    export_id = export_id_in(first["text"])
+    wait_for_export(slack.api_url, export_id)
+    code, again, seconds = send_command(slack, text, BOB)
+    assert code == 200 and seconds < 3.0
+    assert "ready from the cache" in again["text"] and export_id_in(again["text"]) == export_id
+    (message,) = direct_messages(slack, export_id, BOB)
+    assert message["text"].startswith("Export ready: Orders in a period")
+    assert [button["action_id"] for button in message["blocks"][-1]["elements"]] == ["run_again", "change_parameters"]
+    assert len(direct_messages(slack, export_id, ALICE)) == 1
