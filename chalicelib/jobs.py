@@ -136,6 +136,7 @@ class Requester:
 
     requested_by: str  # "slack:<user id> (<user name>)"
     notify_slack_user: str | None = None  # a Slack user id: the result goes to their DM with the bot
+    slack_channel: str | None = None  # where it was asked: a channel-restricted report's buttons check it
 
 
 # The Slack app's delivery hook: given a finished export's status and its message, deliver it
@@ -272,7 +273,7 @@ class ExportJobs:
             **_routing(template),
         }
         if requester is not None and requester.notify_slack_user:
-            status["notify_slack_user"] = requester.notify_slack_user
+            status.update(notify_slack_user=requester.notify_slack_user, slack_channel=requester.slack_channel)
         self.storage.put_status(status)
         self.coordinator.index(template.name, export_id)
         if dispatch:

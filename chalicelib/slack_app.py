@@ -85,7 +85,8 @@ class SlackUser:
 
     @property
     def requester(self) -> Requester:
-        return Requester(requested_by=f"slack:{self.user_id} ({self.name})"[:100], notify_slack_user=self.user_id)
+        requested_by = f"slack:{self.user_id} ({self.name})"[:100]
+        return Requester(requested_by=requested_by, notify_slack_user=self.user_id, slack_channel=self.channel_id or None)
 
 
 class SlackApp:
@@ -238,13 +239,18 @@ class SlackApp:
         status = self.jobs.storage.get_status(export_id)
         template = self.jobs.pipeline.load_template(str(status["report"]))
         why_not = refusal(template, user.user_id, user.channel_id)
+        asked_in = str(status.get("slack_channel") or "")
+        asker = user
+        if why_not and asked_in and refusal(template, user.user_id, asked_in) is None and self._was_sent(export_id, user.user_id):
+            # A button in the DM the export was sent to, asked for in an allowed channel: as if pressed there.
+            why_not, asker = None, replace(user, channel_id=asked_in)
         if why_not:
             raise BadRequestError(why_not, field="report")
         params = {name: value for name, value in (status.get("params") or {}).items() if value is not None}
         if action_id == CHANGE_PARAMETERS:
-            self.web.open_view(trigger_id, self._form(template, params, status.get("format"), user.channel_id))
+            self.web.open_view(trigger_id, self._form(template, params, status.get("format"), asker.channel_id))
             return
-        self._note(user, self.submit(template, params, status.get("format"), user, refresh=True))
+        self._note(user, self.submit(template, params, status.get("format"), asker, refresh=True))
 
     def _submitted(self, view: Mapping[str, Any], user: SlackUser) -> SlackAnswer:
         report, channel_id = read_metadata(view)
@@ -258,8 +264,9 @@ class SlackApp:
             params, export_format = submitted_values(view, template)
             text = self.submit(template, params, export_format, user)
         except ExportServiceError as exc:
+            # Even a failure of ours is shown in the form (Slack would show a generic error otherwise).
             if exc.status_code >= 500:
-                raise
+                logger.warning("Slack form submission failed", extra={"error_code": exc.code})
             return SlackAnswer({"response_action": "errors", "errors": field_errors(exc, template)})
         self._note(user, text)
         return SlackAnswer({"response_action": "clear"})
@@ -303,6 +310,9 @@ class SlackApp:
     def _claim_delivery(self, export_id: str, user_id: str) -> bool:
         with _DELIVERY_LOCK:
             return self.jobs.storage.create_record(f"slack/delivered/{export_id}/{user_id}.json", {}) is not None
+
+    def _was_sent(self, export_id: str, user_id: str) -> bool:
+        return self.jobs.storage.read_record(f"slack/delivered/{export_id}/{user_id}.json") is not None
 
     def _subscribers(self, export_id: str) -> list[str]:
         prefix = f"slack/subscribers/{export_id}/"

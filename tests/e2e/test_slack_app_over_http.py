@@ -398,3 +398,19 @@ def test_a_cached_answer_is_delivered_at_once_as_a_dm_with_buttons(slack: stack.
     assert message["text"].startswith("Export ready: Orders in a period")
     assert [button["action_id"] for button in message["blocks"][-1]["elements"]] == ["run_again", "change_parameters"]
     assert len(direct_messages(slack, export_id, ALICE)) == 1
+
+
+def test_run_again_in_the_dm_of_an_export_asked_for_in_an_allowed_channel_is_allowed(slack: stack.StackConfig) -> None:
+    in_finance = FakeSlackUser(BOB.user_id, BOB.name, channel_id="C0FINANCE")
+    day = dt.date(2000, 1, 1) + dt.timedelta(days=time.time_ns() // 1000 % 20000)  # never asked before: not cached
+    _, answer, _ = send_command(slack, f"slack_restricted day={day}", in_finance)
+    assert answer["text"].startswith("Queued"), answer
+    export_id = export_id_in(answer["text"])
+    wait_for(lambda: direct_messages(slack, export_id, BOB))
+    code, _, _ = send_interaction(slack, button_click("run_again", export_id, BOB))  # pressed in Bob's DM
+    note = wait_for(lambda: web_api_calls(slack, "chat.postEphemeral"))[0]["args"]
+    assert note["channel"] == "D0BOB0001" and note["text"].startswith("Queued *Restricted totals*"), note
+    stranger = FakeSlackUser("U0CAROL01", "carol")  # never sent this export: the channel does not count for her
+    send_interaction(slack, button_click("run_again", export_id, stranger))
+    refusals = wait_for(lambda: [call for call in web_api_calls(slack, "chat.postEphemeral") if call["args"]["user"] == "U0CAROL01"])
+    assert refusals[0]["args"]["text"].startswith(":warning: *Restricted totals* may only be run from Slack by its listed users")
