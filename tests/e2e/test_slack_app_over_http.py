@@ -408,6 +408,7 @@ def test_run_again_in_the_dm_of_an_export_asked_for_in_an_allowed_channel_is_all
     export_id = export_id_in(answer["text"])
     wait_for(lambda: direct_messages(slack, export_id, BOB))
     code, _, _ = send_interaction(slack, button_click("run_again", export_id, BOB))  # pressed in Bob's DM
+    assert code == 200
     note = wait_for(lambda: web_api_calls(slack, "chat.postEphemeral"))[0]["args"]
     assert note["channel"] == "D0BOB0001" and note["text"].startswith("Queued *Restricted totals*"), note
     stranger = FakeSlackUser("U0CAROL01", "carol")  # never sent this export: the channel does not count for her
