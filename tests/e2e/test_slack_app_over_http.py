@@ -415,3 +415,12 @@ def test_run_again_in_the_dm_of_an_export_asked_for_in_an_allowed_channel_is_all
     send_interaction(slack, button_click("run_again", export_id, stranger))
     refusals = wait_for(lambda: [call for call in web_api_calls(slack, "chat.postEphemeral") if call["args"]["user"] == "U0CAROL01"])
     assert refusals[0]["args"]["text"].startswith(":warning: *Restricted totals* may only be run from Slack by its listed users")
+
+
+def test_neither_the_bot_token_nor_the_signing_secret_reaches_the_api_log(slack: stack.StackConfig) -> None:
+    send_command(slack, f"orders_range date_from=2026-11-01 date_to=2026-11-02 min_amount={unique_amount()}", ALICE)
+    send_command(slack, "help", ALICE, secret="not-the-signing-secret")
+    wait_for(lambda: web_api_calls(slack, "chat.postMessage"))
+    log = slack.api_log.read_text(errors="replace")  # the API runs at DEBUG in the test stack
+    assert "slack_requested" in log
+    assert stack.SLACK_BOT_TOKEN not in log and stack.SLACK_SIGNING_SECRET not in log
