@@ -21,6 +21,7 @@ import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -163,13 +164,17 @@ class SlackApp:
         return SlackAnswer()
 
     def _templates(self) -> list[ReportTemplate]:
-        templates = []
-        for name in self.jobs.storage.list_template_names():
-            try:
-                templates.append(self.jobs.pipeline.load_template(name))
-            except ExportServiceError:
-                continue  # a broken template is reported by GET /reports and `reports check`, not offered here
-        return templates
+        # Read in parallel: the picker and help must answer inside Slack's 3 seconds, and one S3
+        # read per template in a row would not, with dozens of reports.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            loaded = list(pool.map(self._template_or_none, self.jobs.storage.list_template_names()))
+        return [template for template in loaded if template is not None]
+
+    def _template_or_none(self, name: str) -> ReportTemplate | None:
+        try:
+            return self.jobs.pipeline.load_template(name)
+        except ExportServiceError:
+            return None  # a broken template is reported by GET /reports and `reports check`, not offered here
 
     def _form(self, template: ReportTemplate, prefill: Mapping[str, Any], export_format: str | None, channel_id: str) -> dict[str, Any]:
         today = utc_now().astimezone(self.jobs.pipeline.report_zone(template)).date()
