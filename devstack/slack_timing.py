@@ -3,7 +3,8 @@
 Slack gives a slash command or an interaction 3 seconds. ``python -m devstack slack-timing``
 measures, in interleaved rounds (medians, so one slow round on a shared machine does not decide):
 - warm: signed requests over HTTP to the running API (``/export`` with complete parameters,
-  ``/export help``, a Run again click);
+  ``/export help``, ``/export`` alone (the picker, views.open), an incomplete command (the
+  form, pre-filled), a Run again click);
 - cold: a fresh interpreter that imports the app and answers its first signed command in-process
   (chalice.test.Client): settings, AWS clients, the secret read, the template read and the claim
   all happen inside the measured time, as in a Lambda cold start.
@@ -52,6 +53,8 @@ def warm_round(config: stack.StackConfig, user: FakeSlackUser, export_id: str) -
     status, _, timings["command_run"] = send_command(config, text, user)
     assert status == 200
     status, _, timings["command_help"] = send_command(config, "help", user)
+    status, _, timings["command_form_views_open"] = send_command(config, "", user)
+    status, _, timings["command_incomplete_form_prefilled"] = send_command(config, "customers name_contains=Kim", user)
     status, _, timings["interaction_run_again"] = send_interaction(config, button_click("run_again", export_id, user))
     assert status == 200
     return timings
