@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response
 
@@ -16,6 +16,9 @@ from chalicelib.observability import configure_logging
 from chalicelib.request_limits import parse_json_body
 from chalicelib.runtime import export_jobs, slack_app
 from chalicelib.templates import validate_report_name
+
+if TYPE_CHECKING:
+    from chalicelib.slack_app import SlackAnswer
 
 app = Chalice(app_name="excel-export")
 configure_logging(app.log)
@@ -92,7 +95,7 @@ def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)
 
 
-# Slack's two request URLs (infra/slack-app-manifest.yaml): no API key, Slack's signature instead,
+# Slack's two request URLs (infra/slack/app-manifest.yaml): no API key, Slack's signature instead,
 # checked before anything else (chalicelib/slack_app.py). The Slack modules load on first use.
 @app.route("/slack/commands", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 @answers_errors
@@ -108,7 +111,7 @@ def slack_interaction() -> Response:
     return slack_response(slack_app().interaction(request.raw_body, request.headers))
 
 
-def slack_response(answer: Any) -> Response:
+def slack_response(answer: SlackAnswer) -> Response:
     if answer.body is None:
         return Response(body="", status_code=answer.status_code, headers={"Content-Type": "text/plain"})
     return Response(body=answer.body, status_code=answer.status_code, headers={"Content-Type": "application/json"})
