@@ -332,6 +332,9 @@ def test_a_restricted_report_is_refused_for_another_user_and_runs_for_the_listed
     for user in (ALICE, in_finance):
         code, answer, _ = send_command(slack, "slack_restricted day=2026-11-01", user)
         assert answer["text"].startswith("Queued *Restricted totals*") or "already being built" in answer["text"] or "cache" in answer["text"]
+        export_id = export_id_in(answer["text"])
+        wait_for_export(slack.api_url, export_id)
+        wait_for(lambda export_id=export_id, user=user: direct_messages(slack, export_id, user))  # so no DM of this test lands in the next one
 
 
 def test_requests_from_another_workspace_are_refused(slack: stack.StackConfig) -> None:
@@ -411,6 +414,7 @@ def test_run_again_in_the_dm_of_an_export_asked_for_in_an_allowed_channel_is_all
     assert code == 200
     note = wait_for(lambda: web_api_calls(slack, "chat.postEphemeral"))[0]["args"]
     assert note["channel"] == "D0BOB0001" and note["text"].startswith("Queued *Restricted totals*"), note
+    wait_for_export(slack.api_url, export_id_in(note["text"]))
     stranger = FakeSlackUser("U0CAROL01", "carol")  # never sent this export: the channel does not count for her
     send_interaction(slack, button_click("run_again", export_id, stranger))
     refusals = wait_for(lambda: [call for call in web_api_calls(slack, "chat.postEphemeral") if call["args"]["user"] == "U0CAROL01"])
