@@ -9,7 +9,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy
+.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy rehearse
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -96,7 +96,7 @@ infra-check: package $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
 	  -f $(PACKAGE_DIR)/sam.json -f infra/edge/waf.yaml
 
-# Needs the AWS CLI v2 and credentials for the target account (README "Deploying").
+# Needs the AWS CLI (v2, or v1 as in .venv-infra) and credentials for the target account (README "Deploying").
 deploy: package
 	$(PY) -m infra deploy --stage $(STAGE)
 
@@ -106,8 +106,12 @@ deploy-plan: package
 destroy: $(STAMP)
 	$(PY) -m infra destroy --stage $(STAGE)
 
+# The deploy plan with the real AWS CLI against moto_server on a free loopback port (README "Deploying").
+rehearse: package $(INFRA_STAMP)
+	$(PY) -m infra.rehearsal --stage $(STAGE)
+
 # Schedules: generated canaries (merged into the deployment from infra/templates/). ---------------
-SCHEDULES := $(PY) -m chalicelib.cli schedules
+SCHEDULES := $(VENV)/bin/excel-export schedules
 
 .PHONY: canaries schedules-check canary-test
 

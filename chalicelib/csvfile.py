@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import gzip
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import IO, Any
 
 from pymysql.constants import FIELD_TYPE
@@ -35,9 +36,8 @@ _NUMBER_TYPES = {
     FIELD_TYPE.YEAR,
     FIELD_TYPE.FLOAT,
     FIELD_TYPE.DOUBLE,
-    FIELD_TYPE.DECIMAL,
-    FIELD_TYPE.NEWDECIMAL,
 }
+_DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
 
 Converter = Callable[[Any], Any]
 
@@ -59,6 +59,12 @@ def _time(value: Any) -> str:
     return time_text(value) if isinstance(value, dt.timedelta) else csv_text(value)
 
 
+def _decimal(value: Any) -> Any:
+    # str(Decimal) switches to scientific notation for small values ("1E-10"); "f" keeps every
+    # digit in plain notation, as the column's scale has them.
+    return format(value, "f") if isinstance(value, Decimal) else value
+
+
 def _bit(value: Any) -> Any:
     return int.from_bytes(value, "big") if isinstance(value, (bytes, bytearray)) else value
 
@@ -72,6 +78,8 @@ def converter_for(column: Column) -> Converter | None:
     code = column.type_code
     if code in _NUMBER_TYPES:
         return None
+    if code in _DECIMAL_TYPES:
+        return _decimal
     if code in _DATE_TYPES or code in _DATETIME_TYPES:
         return _date_or_empty  # str(date) and str(datetime) are already ISO 8601 with microseconds
     if code == FIELD_TYPE.TIME:

@@ -23,7 +23,8 @@ from chalicelib.errors import EmptyResultError
 from chalicelib.formats import DEFAULT_FORMAT, ExportFormat, TableWriter, open_writer
 from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
-from chalicelib.params import resolve_parameters, to_json_params
+from chalicelib.params import resolve_parameters
+from chalicelib.presentation import display_params, display_value, file_timestamp
 from chalicelib.secrets import DatabaseCredentials, SecretStore
 from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from chalicelib.workbook import SheetLayout, SheetSummary
 
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+_MAX_FILE_NAME = 150  # characters, extension included: well inside every file system's limit
 _PROGRESS_EVERY_ROWS = 1000
 
 # Told (sheet name, rows written to it so far) while rows stream; the command line draws progress with it.
@@ -141,19 +143,24 @@ def stream_query_to_file(
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
-    """A human-readable file name: title, parameter values and the creation time."""
-    values = [str(value) if not isinstance(value, list) else "+".join(map(str, value)) for value in params.values() if value is not None]
-    parts = [title, *values, created_at.strftime("%Y%m%d-%H%M")]
-    name = _UNSAFE_FILE_CHARS.sub("_", " ".join(part for part in parts if part)).strip()
-    return f"{name[:150]}.{extension}"
+    """A human-readable file name: title, parameter values and the creation time in the report's
+    zone (``created_at`` is already there), the zone named. A name too long loses its middle (the
+    end of the parameter values), never the timestamp or the extension."""
+    values = [display_value(value) for value in params.values() if value is not None]
+    head = _UNSAFE_FILE_CHARS.sub("_", " ".join(part for part in (title, *values) if part)).strip()
+    stamp = _UNSAFE_FILE_CHARS.sub("_", file_timestamp(created_at))
+    room = _MAX_FILE_NAME - len(stamp) - len(extension) - 2  # the space before the stamp, the dot
+    if len(head) > room:
+        head = head[: room - 1].rstrip() + "…"
+    return f"{head} {stamp}.{extension}" if head else f"{stamp}.{extension}"
 
 
 def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
-    shown = [f"{name}: {value}" for name, value in to_json_params(values).items() if value is not None]
-    return f"{template.title} ({', '.join(shown)})" if shown else template.title
+    shown = display_params(values)
+    return f"{template.title} ({shown})" if shown else template.title
 
 
-def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
+def sheet_layout(template: ReportTemplate, values: Mapping[str, Any], export_id: str | None = None) -> SheetLayout:
     from chalicelib.workbook import SheetLayout
 
     options = template.options
@@ -163,6 +170,7 @@ def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLa
         autofilter=options.autofilter,
         title=options.title_text(title_row_text(template, values)),
         columns=options.columns,
+        export_id=export_id,
     )
 
 
@@ -198,11 +206,13 @@ class ExportPipeline:
     def report_zone(self, template: ReportTemplate) -> ZoneInfo:
         return ZoneInfo(template.timezone) if template.timezone else self.settings.zone
 
+    def report_today(self, template: ReportTemplate, now: dt.datetime | None = None) -> dt.date:
+        """The day relative dates (``today``, ``yesterday``) mean: today in the report's time zone."""
+        return (now or dt.datetime.now(dt.UTC)).astimezone(self.report_zone(template)).date()
+
     def resolve(self, template: ReportTemplate, supplied: Any, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """Validate and coerce parameters; relative dates are resolved in the report's time zone."""
-        now = now or dt.datetime.now(dt.UTC)
-        today = now.astimezone(self.report_zone(template)).date()
-        return resolve_parameters(template.params, supplied, today=today)
+        return resolve_parameters(template.params, supplied, today=self.report_today(template, now))
 
     def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime, fmt: ExportFormat = DEFAULT_FORMAT) -> str:
         return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)), fmt.extension)
@@ -216,10 +226,11 @@ class ExportPipeline:
         fmt: ExportFormat = DEFAULT_FORMAT,
         guard: ExportGuard | None = None,
         progress: ProgressCallback | None = None,
+        export_id: str | None = None,
     ) -> WrittenFile:
         """Stream each sheet's rows into a file at ``path``, one query after another."""
         try:
-            return self._write_sheets(template, values, path, fmt, guard, progress)
+            return self._write_sheets(template, values, path, fmt, guard, progress, export_id)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:  # another writer took the space the guard counted on
                 raise TmpSpaceError("/tmp filled up while writing the file: raise ephemeral storage or use csv.gz") from None
@@ -233,11 +244,12 @@ class ExportPipeline:
         fmt: ExportFormat,
         guard: ExportGuard | None,
         progress: ProgressCallback | None,
+        export_id: str | None,
     ) -> WrittenFile:
         from chalicelib.database import read_only_session
 
         sheets = render_sheets(template, values)  # every query renders before the database is touched
-        layout = sheet_layout(template, values)
+        layout = sheet_layout(template, values, export_id)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
         limits = QueryLimits(self.settings.statement_timeout_seconds, self.settings.fetch_batch_rows, self.settings.rows_log_seconds)
         query_seconds = 0.0
@@ -279,7 +291,7 @@ class ExportPipeline:
             guard = ExportGuard(work_dir, fmt.finish, self.guard_limits(), remaining_millis=remaining_millis)
             guard.check_start()
             path = os.path.join(work_dir, f"export.{fmt.extension}")
-            written = self.write_file(template, values, path, fmt=fmt, guard=guard, progress=progress)
+            written = self.write_file(template, values, path, fmt=fmt, guard=guard, progress=progress, export_id=export_id)
             upload_started = time.monotonic()
             stored = self.storage.upload_export(path, key, file_name=file_name, content_type=fmt.content_type)
             upload_seconds = time.monotonic() - upload_started

@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXPORT_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{10}$")
+EXPORT_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{10}")  # fullmatch; [0-9], as \d is any Unicode digit
 FINISHED = ("succeeded", "failed")
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _HISTORY_LIMIT = 100
 # requested_by values the server sets itself from a verified request (chalicelib/slack_app.py);
 # a request body may not claim them.
@@ -85,7 +85,7 @@ def new_export_id(now: dt.datetime) -> str:
 
 
 def validate_export_id(export_id: str) -> str:
-    if not EXPORT_ID.match(export_id):
+    if not EXPORT_ID.fullmatch(export_id):
         raise BadRequestError("export_id has the form YYYYMMDD-HHMMSS-<10 hex digits>", field="export_id", code="invalid_export_id")
     return export_id
 
@@ -406,7 +406,7 @@ class ExportJobs:
 
     def _produce(self, status: dict[str, Any], remaining_millis: RemainingMillis | None, progress: ProgressCallback | None) -> None:
         template = self.pipeline.load_template(str(status["report"]))
-        status.update(_routing(template))
+        status.update(_routing(template), timezone=self.pipeline.report_zone(template).key)  # Slack shows times in it
         created_at = parse_iso(str(status["created_at"]))
         values = self.pipeline.resolve(template, status.get("params"), now=created_at)
         fmt = choose_format(status.get("format"), template.options.format)
@@ -517,7 +517,7 @@ def history_query(query: Mapping[str, str]) -> tuple[str | None, int]:
         raise BadRequestError(f"unknown query parameter {unknown[0]!r}", field=unknown[0], code="unknown_field")
     report = validate_report_name(query["report"]) if "report" in query else None
     raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _HISTORY_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= _HISTORY_LIMIT:
         raise BadRequestError(f"limit must be an integer from 1 to {_HISTORY_LIMIT}", field="limit")
     return report, int(raw_limit)
 
@@ -546,7 +546,7 @@ def _idempotency_key(header: str | None, field: Any) -> str | None:
     value = header if header is not None else field
     if value is None:
         return None
-    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.match(value):
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.fullmatch(value):
         name = "Idempotency-Key" if header is not None else "idempotency_key"
         raise BadRequestError("an idempotency key is 1-200 visible ASCII characters", field=name, code="invalid_idempotency_key")
     return value

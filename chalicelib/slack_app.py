@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from chalicelib.coordination import utc_now
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
 from chalicelib.jobs import FINISHED, ExportJobs, Requester
 from chalicelib.observability import log_event
+from chalicelib.request_limits import MAX_BODY_BYTES  # any request's limit; Slack's payloads are a few KB
 from chalicelib.secrets import SlackAppCredentials
 from chalicelib.slack_forms import (
     CHANGE_PARAMETERS,
@@ -61,7 +63,7 @@ logger = logging.getLogger(__name__)
 # two steps, so one process also serialises its own (as ExportJobs does for claims), across every
 # SlackApp of the process (the worker's hook and the routes').
 _DELIVERY_LOCK = threading.Lock()
-_MAX_BODY = 64 * 1024  # Slack's interaction payloads are a few KB; a view with 50 blocks stays far below
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds in ASCII digits (str.isdigit takes any Unicode digit)
 
 
 class SlackSignatureError(ExportServiceError):
@@ -104,7 +106,7 @@ class SlackApp:
 
         raw_body = raw_body.encode("utf-8") if isinstance(raw_body, str) else raw_body
         timestamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
-        if not timestamp or not timestamp.isdigit() or not signature or len(raw_body) > _MAX_BODY:
+        if not timestamp or not _TIMESTAMP.fullmatch(timestamp) or not signature or len(raw_body) > MAX_BODY_BYTES:
             raise SlackSignatureError("missing or malformed Slack signature headers", field="X-Slack-Signature")
         try:
             body = raw_body.decode("utf-8")
@@ -141,7 +143,7 @@ class SlackApp:
         template = self.jobs.pipeline.load_template(command.report)
         why_not = refusal(template, user.user_id, user.channel_id)
         if why_not:
-            return SlackAnswer(ephemeral(f":no_entry: {why_not}"))
+            return SlackAnswer(ephemeral(f":no_entry: {slack.value_text(why_not)}"))
         pairs = [pair for pair in command.pairs if not (pair.startswith("format=") and "format" not in template.params)]
         export_format = next((pair.partition("=")[2] for pair in command.pairs if pair not in pairs), None)
         params = command_params(CommandText("run", command.report, tuple(pairs)), template)
@@ -177,7 +179,7 @@ class SlackApp:
             return None  # a broken template is reported by GET /reports and `reports check`, not offered here
 
     def _form(self, template: ReportTemplate, prefill: Mapping[str, Any], export_format: str | None, channel_id: str) -> dict[str, Any]:
-        today = utc_now().astimezone(self.jobs.pipeline.report_zone(template)).date()
+        today = self.jobs.pipeline.report_today(template, utc_now())  # the day resolve() gives "today"
         chosen = export_format or template.options.format or "xlsx"
         templates = [template] + [other for other in self._templates() if other.name != template.name]
         return form_view(templates, template, today=today, prefill=prefill, export_format=chosen, channel_id=channel_id)

@@ -20,8 +20,9 @@ from typing import Any
 
 from chalicelib.errors import ExportServiceError, ParameterError
 from chalicelib.formats import FORMATS
-from chalicelib.params import ParameterSpec, parse_param_pairs, resolve_relative_date
-from chalicelib.slack import escape, format_params
+from chalicelib.params import ParameterSpec, coerce_scalar, parse_param_pairs, split_list_shorthand
+from chalicelib.presentation import display_value
+from chalicelib.slack import escape, format_params, value_text
 from chalicelib.templates import ReportTemplate
 
 FORM_CALLBACK = "export_form"
@@ -90,12 +91,12 @@ def help_text(templates: Sequence[ReportTemplate]) -> str:
     lines = ["*Reports you may run* (`/export REPORT name=value ...`, or `/export` for a form):"]
     for template in templates:
         params = " ".join(f"{name}=…" if spec.required and spec.default is None else f"[{name}=…]" for name, spec in template.params.items())
-        lines.append(f"• `{template.name}` {escape(template.title)}: {escape(template.description)} `{escape(params)}`".rstrip())
+        lines.append(f"• `{template.name}` {value_text(template.title)}: {value_text(template.description)} `{escape(params)}`".rstrip())
     return "\n".join(lines)
 
 
 def accepted_text(template: ReportTemplate, params: Mapping[str, Any], body: Mapping[str, Any]) -> str:
-    title, shown, export_id = escape(template.title), escape(format_params(params)), escape(str(body.get("export_id")))
+    title, shown, export_id = value_text(template.title), value_text(format_params(params)), escape(str(body.get("export_id")))
     if body.get("cached"):
         return f"*{title}* ({shown}) is ready from the cache: the link is in your direct messages. Export `{export_id}`."
     if body.get("deduplicated"):
@@ -105,7 +106,7 @@ def accepted_text(template: ReportTemplate, params: Mapping[str, Any], body: Map
 
 def error_text(exc: ExportServiceError) -> str:
     field = f" (`{escape(exc.field)}`)" if exc.field else ""
-    return f":warning: {escape(exc.message)}{field}"
+    return f":warning: {value_text(exc.message)}{field}"
 
 
 def with_buttons(payload: Mapping[str, Any], export_id: str) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def form_view(
     """The report's parameter form, pre-filled from ``prefill`` (else the declared defaults)."""
     blocks = [_report_picker(templates, template.name)]
     if template.description:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(escape(template.description), 2000), "verbatim": True}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(value_text(template.description), 2000), "verbatim": True}]})
     blocks += [parameter_block(spec, prefill.get(name), today) for name, spec in template.params.items()]
     blocks.append(format_block(export_format))
     return {
@@ -224,7 +225,7 @@ def _element(spec: ParameterSpec, value: Any, today: dt.date) -> dict[str, Any]:
     if spec.choices is not None:
         return _select(spec, value)
     if spec.is_list:
-        return _text_input(", ".join(str(item) for item in _as_list(value)) if value is not None else None, None, None)
+        return _text_input(display_value(_as_list(value)) if value is not None else None, None, None)
     if scalar == "date":
         element: dict[str, Any] = {"type": "datepicker", "action_id": _VALUE}
         day = _initial_date(value, today)
@@ -235,9 +236,9 @@ def _element(spec: ParameterSpec, value: Any, today: dt.date) -> dict[str, Any]:
         element = {"type": "number_input", "action_id": _VALUE, "is_decimal_allowed": scalar == "decimal"}
         for key, bound in (("min_value", spec.minimum), ("max_value", spec.maximum)):
             if bound is not None:
-                element[key] = str(bound)
+                element[key] = display_value(bound)
         if value is not None:
-            element["initial_value"] = str(value)
+            element["initial_value"] = display_value(value)
         return element
     if scalar == "boolean":
         option = _option("Yes", "true")
@@ -245,7 +246,7 @@ def _element(spec: ParameterSpec, value: Any, today: dt.date) -> dict[str, Any]:
         if str(value).lower() == "true":
             element["initial_options"] = [option]
         return element
-    return _text_input(None if value is None else str(value), spec.min_length, spec.max_length)
+    return _text_input(None if value is None else display_value(value), spec.min_length, spec.max_length)
 
 
 def _text_input(value: str | None, min_length: int | None, max_length: int | None) -> dict[str, Any]:
@@ -276,23 +277,20 @@ def _as_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
+        return split_list_shorthand(value)
     return [value]
 
 
 def _initial_date(value: Any, today: dt.date) -> dt.date | None:
-    """A default such as ``yesterday`` resolved against the report's today; a date as itself."""
-    if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str):
-        return None
-    relative = resolve_relative_date(value, today)
-    if relative is not None:
-        return relative
+    """A default such as ``yesterday`` resolved against the report's today; a date as itself.
+
+    Read by the parameters' own date rule, so the picker shows what the export would use; a value
+    that rule refuses leaves the picker empty (the submit then names the mistake beside the field)."""
     try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
+        day = coerce_scalar("date", value, "date", today=today)
+    except ParameterError:
         return None
+    return day if isinstance(day, dt.date) else None
 
 
 # reading a submitted form -------------------------------------------------------------------------
@@ -329,9 +327,7 @@ def _element_value(spec: ParameterSpec, element: Mapping[str, Any]) -> Any:
     text = element.get("value")
     if text is None or not str(text).strip():
         return None
-    if spec.is_list:
-        return [item.strip() for item in str(text).split(",") if item.strip()]
-    return str(text)
+    return str(text)  # a list's "a, b" is split by resolve_parameters, as in a JSON request
 
 
 def field_errors(exc: ExportServiceError, template: ReportTemplate | None) -> dict[str, str]:
@@ -359,4 +355,5 @@ def refusal(template: ReportTemplate, user_id: str, channel_id: str) -> str | No
     if user_id in users or channel_id in channels:
         return None
     where = " or ".join(part for part in ("listed users" if users else "", "listed channels" if channels else "") if part)
-    return f"*{escape(template.title)}* may only be run from Slack by its {where} (the report's slack_users / slack_channels)."
+    # Plain text: it is also an error beside a form field (plain_text there), and mrkdwn callers neutralise it.
+    return f"{template.title} may only be run from Slack by its {where} (the report's slack_users / slack_channels)."

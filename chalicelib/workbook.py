@@ -69,9 +69,31 @@ def excel_sheet_name(name: str) -> str:
     return (cleaned or "Sheet1")[:31]
 
 
+# The workbook layout (docs: WORKBOOK_LAYOUT_SPEC, shared with the fast writer): the header row, the
+# width rule's padding, and the print setup are each defined once, here.
+# White on dark blue reads on any screen and in print; the old #F2F2F2 vanished on many displays.
+HEADER_STYLE: Mapping[str, Any] = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "bottom": 1}
+# Dates and numbers end flush at the cell's edge: two characters keep them off the next column's text.
+VALUE_COLUMN_PADDING = 2
+# Wider than this many visible columns, a sheet prints in landscape.
+PORTRAIT_MAX_COLUMNS = 6
+
+
+def apply_print_setup(sheet: Worksheet, *, visible_columns: int, header_row: int, export_id: str | None) -> None:
+    """Landscape when wide, one page wide (any number tall), the title and header rows on every
+    page, and a footer with the export id (left) and "Page N of M" (right)."""
+    if visible_columns > PORTRAIT_MAX_COLUMNS:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0, header_row)
+    sheet.set_footer(f"&L{export_id}&RPage &P of &N" if export_id else "&RPage &P of &N")
+
+
 class _Formats:
     def __init__(self, workbook: xlsxwriter.Workbook) -> None:
-        self.header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#F2F2F2"})
+        self.header = workbook.add_format(dict(HEADER_STYLE))
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         # Excel shows at most milliseconds; the cell value itself keeps the microseconds.
@@ -274,12 +296,16 @@ class _ColumnWriters:
         cells.string(row, col, value)
 
 
+_VALUE_TYPES = _EXACT_NUMBER_TYPES | _DECIMAL_TYPES | _DATE_TYPES | _DATETIME_TYPES | {FIELD_TYPE.LONGLONG, FIELD_TYPE.TIME}
+
+
 def _column_width(column: Column, longest_value: int) -> float:
+    padding = VALUE_COLUMN_PADDING if column.type_code in _VALUE_TYPES else 0
     if column.type_code in _DATETIME_TYPES:
-        return 20
+        return 20 + padding
     if column.type_code in _DATE_TYPES:
-        return 12
-    return float(min(max(len(column.name) + 4, longest_value + 2, 8), _MAX_WIDTH))
+        return 12 + padding
+    return float(min(max(len(column.name) + 4, longest_value + 2, 8) + padding, _MAX_WIDTH))
 
 
 @dataclass(frozen=True)
@@ -291,6 +317,7 @@ class SheetLayout:
     freeze_cell: str | None = None  # an explicit cell ("B3"): rows above and columns left of it stay put
     title: str | None = None  # a title row above the header row
     columns: Mapping[str, ColumnFormat] = field(default_factory=dict)
+    export_id: str | None = None  # shown in the printed footer
 
     @property
     def header_row(self) -> int:
@@ -404,6 +431,8 @@ class WorkbookWriter:
             sheet.freeze_panes(layout.freeze_cell)
         elif layout.freeze_header:
             sheet.freeze_panes(layout.header_row + 1, 0)
+        visible = sum(not (layout.columns.get(column.name) or ColumnFormat()).hidden for column in columns)
+        apply_print_setup(sheet, visible_columns=visible, header_row=layout.header_row, export_id=layout.export_id)
         return sheet
 
     def _finish_sheet(self, sheet: Worksheet, column_count: int, row_count: int, layout: SheetLayout) -> None:

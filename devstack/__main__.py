@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
             seed(config, arguments.orders, force=arguments.force)
         elif arguments.command == "publish":
-            stack.publish_templates(config)
+            if stack.publish_templates(config):
+                return 1  # a template was refused: the same exit status as `excel-export reports publish`
         elif arguments.command == "demo":
             from devstack.demo import run_demo
 

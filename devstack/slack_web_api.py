@@ -28,7 +28,7 @@ import urllib.parse
 from typing import Any
 
 METHODS = ("views.open", "views.update", "chat.postMessage", "chat.postEphemeral")
-_TRIGGER_ID = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
+_TRIGGER_ID = re.compile(r"[0-9]+\.[0-9]+\.[0-9a-f]+")  # used with fullmatch, like the service's patterns
 _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
@@ -90,7 +90,7 @@ class WebApiStandIn:
         return 200, {"ok": True, "view": answered}, {}
 
     def views_open(self, arguments: dict[str, Any]) -> Answer:
-        if not _TRIGGER_ID.match(str(arguments.get("trigger_id") or "")):
+        if not _TRIGGER_ID.fullmatch(str(arguments.get("trigger_id") or "")):
             return 200, {"ok": False, "error": "invalid_trigger_id"}, {}
         return self._view(arguments)
 

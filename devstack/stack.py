@@ -355,13 +355,24 @@ def put_secret(config: StackConfig, name: str, value: str) -> None:
 
 
 def publish_templates(config: StackConfig, folder: Path = ROOT / "reports") -> list[str]:
-    s3 = aws_client(config, "s3")
-    names = []
-    for path in sorted(folder.glob("*.sql")):
-        s3.put_object(Bucket=BUCKET, Key=f"templates/{path.name}", Body=path.read_bytes(), ContentType="text/plain; charset=utf-8")
-        names.append(path.stem)
-    log(f"uploaded {len(names)} report templates: {', '.join(names)}")
-    return names
+    """Upload the templates through the CLI's publish path, so the local stack gets the same checks
+    as ``excel-export reports publish``: a template that fails them is refused, not uploaded.
+
+    Returns the names refused (their problems are printed); the others are uploaded.
+    """
+    from chalicelib.cli.publishing import publish_templates as publish
+    from chalicelib.sources import FolderTemplateSource
+    from chalicelib.storage import ExportStorage
+
+    source = FolderTemplateSource(folder, shown_as=str(folder.relative_to(ROOT)) if folder.is_relative_to(ROOT) else str(folder))
+    storage = ExportStorage(aws_client(config, "s3"), BUCKET, templates_prefix="templates/", exports_prefix="exports/", status_prefix="status/")
+    summary = publish(source, storage, source.names())
+    refused = [outcome for outcome in summary.outcomes if outcome.state == "refused"]
+    for outcome in refused:
+        log(f"refused {outcome.name}: " + "; ".join(str(problem) for problem in outcome.problems))
+    published = [outcome.name for outcome in summary.outcomes if outcome.state != "refused"]
+    log(f"published {len(published)} report templates ({summary.count('new') + summary.count('changed')} uploaded): {', '.join(published)}")
+    return [outcome.name for outcome in refused]
 
 
 # Slack receiver and the API ----------------------------------------------------------------

@@ -78,7 +78,6 @@ def parameter_values(values: StageValues, config: dict[str, Any]) -> dict[str, s
     return {
         "AppName": app_name,
         "Stage": values.stage,
-        "ApiStageName": str(config["stages"][values.stage].get("api_gateway_stage", "api")),
         "ExportBucketName": values.bucket,
         "ExportsPrefix": environment["EXPORTS_PREFIX"],
         "StatePrefix": environment["STATE_PREFIX"],

@@ -135,7 +135,7 @@ def test_command_with_complete_parameters_exports_dms_the_file_with_buttons_and_
     code, answer, seconds = send_command(slack, f"orders_range date_from={day} date_to={next_day} statuses=paid min_amount={min_amount}", ALICE)
     assert code == 200 and seconds < 3.0, (code, answer, seconds)
     assert answer["response_type"] == "ephemeral"
-    assert answer["text"].startswith("Queued *Orders in a period* (date_from=") and "direct messages" in answer["text"]
+    assert answer["text"].startswith("Queued *Orders in a period* (date_from: ") and "direct messages" in answer["text"]
     export_id = export_id_in(answer["text"])
     status = wait_for_export(slack.api_url, export_id)
     assert status["status"] == "succeeded" and status["notified"] is True, status
@@ -290,6 +290,32 @@ def test_modal_flow_picker_then_generated_form_then_field_error_then_export(slac
     assert len(direct_messages(slack, status["export_id"], ALICE)) == 1
 
 
+def test_a_reversed_range_is_refused_next_to_its_field_by_the_check_post_exports_runs(slack: stack.StackConfig) -> None:
+    # orders_range declares date_from {at_most: date_to}: resolve_parameters refuses a reversed range
+    # (issue 13) for the API, the CLI and schedules; the command and the form reach the same check.
+    reversed_range = "parameter 'date_from' (2026-11-20) must not be after 'date_to' (2026-11-01)"
+    before = history_ids(slack)
+    code, answer, seconds = send_command(slack, "orders_range date_from=2026-11-20 date_to=2026-11-01", ALICE)
+    assert code == 200 and seconds < 3.0
+    assert answer["response_type"] == "ephemeral" and reversed_range in answer["text"] and "params.date_from" in answer["text"]
+    form = wait_for(lambda: web_api_calls(slack, "views.open"))[0]["args"]["view"]  # opened pre-filled, as typed
+    blocks = blocks_by_id(form)
+    assert blocks["param:date_from"]["element"]["initial_date"] == "2026-11-20"
+    assert blocks["param:date_to"]["element"]["initial_date"] == "2026-11-01"
+
+    values: dict[str, dict[str, Any]] = {
+        "param:date_from": {"value": {"type": "datepicker", "selected_date": "2026-11-20"}},
+        "param:date_to": {"value": {"type": "datepicker", "selected_date": "2026-11-01"}},
+        "param:statuses": {"value": {"type": "multi_static_select", "selected_options": []}},
+        "param:min_amount": {"value": {"type": "number_input", "value": None}},
+        "format": {"value": {"type": "static_select", "selected_option": {"value": "xlsx"}}},
+    }
+    code, answer, seconds = send_interaction(slack, view_submission(form, values, ALICE))
+    assert code == 200 and seconds < 3.0
+    assert answer == {"response_action": "errors", "errors": {"param:date_from": reversed_range}}
+    assert history_ids(slack) == before
+
+
 def test_change_parameters_opens_the_form_prefilled_with_the_exports_parameters(slack: stack.StackConfig) -> None:
     code, answer, _ = send_command(slack, "slack_form_types day=2026-11-02 top=7 statuses=paid,cancelled 'name_contains=Kim Lee'", ALICE)
     export_id = export_id_in(answer["text"])
@@ -326,7 +352,7 @@ def test_a_restricted_report_is_refused_for_another_user_and_runs_for_the_listed
     code, answer, _ = send_command(slack, "slack_restricted day=2026-11-01", BOB)
     assert code == 200 and answer["response_type"] == "ephemeral"
     why = "may only be run from Slack by its listed users or listed channels (the report's slack_users / slack_channels)."
-    assert answer["text"] == f":no_entry: *Restricted totals* {why}"
+    assert answer["text"] == f":no_entry: Restricted totals {why}"
     assert history_ids(slack) == before
     in_finance = FakeSlackUser(BOB.user_id, BOB.name, channel_id="C0FINANCE")
     for user in (ALICE, in_finance):
@@ -418,7 +444,7 @@ def test_run_again_in_the_dm_of_an_export_asked_for_in_an_allowed_channel_is_all
     stranger = FakeSlackUser("U0CAROL01", "carol")  # never sent this export: the channel does not count for her
     send_interaction(slack, button_click("run_again", export_id, stranger))
     refusals = wait_for(lambda: [call for call in web_api_calls(slack, "chat.postEphemeral") if call["args"]["user"] == "U0CAROL01"])
-    assert refusals[0]["args"]["text"].startswith(":warning: *Restricted totals* may only be run from Slack by its listed users")
+    assert refusals[0]["args"]["text"].startswith(":warning: Restricted totals may only be run from Slack by its listed users")
 
 
 def test_neither_the_bot_token_nor_the_signing_secret_reaches_the_api_log(slack: stack.StackConfig) -> None:

@@ -91,3 +91,12 @@ def test_a_csv_holds_one_table(tmp_path: Path) -> None:
         writer.add_sheet(SheetSource(name="A", columns=COLUMNS[:1], rows=iter([(1,)])))
         with pytest.raises(CsvSheetLimitError, match="one table"):
             writer.add_sheet(SheetSource(name="B", columns=COLUMNS[:1], rows=iter([(1,)])))
+
+
+def test_small_and_large_decimals_keep_every_digit_in_plain_notation(tmp_path: Path) -> None:
+    # pymysql hands DECIMAL columns over as decimal.Decimal; str() of these is "1E-10" and "1.2E+21".
+    values = [Decimal("1E-10"), Decimal("0.0000001000"), Decimal("1.2E+21"), Decimal("-0E-8")]
+    with CsvWriter(str(tmp_path / "d.csv")) as writer:
+        writer.add_sheet(SheetSource(name="D", columns=[Column("Rate", FIELD_TYPE.NEWDECIMAL, 10)], rows=iter([(v,) for v in values])))
+    rows = list(csv.reader(io.StringIO((tmp_path / "d.csv").read_text(encoding="utf-8-sig"), newline="")))
+    assert [row[0] for row in rows[1:]] == ["0.0000000001", "0.0000001000", "1200000000000000000000", "-0.00000000"]
