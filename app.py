@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response
 
@@ -15,8 +15,11 @@ from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs, history_query
 from chalicelib.observability import configure_logging
 from chalicelib.request_limits import parse_json_body
-from chalicelib.runtime import export_jobs
+from chalicelib.runtime import export_jobs, slack_app
 from chalicelib.templates import validate_report_name
+
+if TYPE_CHECKING:
+    from chalicelib.slack_app import SlackAnswer
 
 app = Chalice(app_name="excel-export")
 configure_logging(app.log)
@@ -95,13 +98,37 @@ def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)
 
 
+# Slack's two request URLs (infra/slack/app-manifest.yaml): no API key, Slack's signature instead,
+# checked before anything else (chalicelib/slack_app.py). The Slack modules load on first use.
+@app.route("/slack/commands", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@answers_errors
+def slack_command() -> Response:
+    request = current_request()
+    return slack_response(slack_app().command(request.raw_body, request.headers))
+
+
+@app.route("/slack/interactions", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@answers_errors
+def slack_interaction() -> Response:
+    request = current_request()
+    return slack_response(slack_app().interaction(request.raw_body, request.headers))
+
+
+def slack_response(answer: SlackAnswer) -> Response:
+    if answer.body is None:
+        return Response(body="", status_code=answer.status_code, headers={"Content-Type": "text/plain"})
+    return Response(body=answer.body, status_code=answer.status_code, headers={"Content-Type": "application/json"})
+
+
 # Chalice answers a method a path lacks with its own body ({"Code": "MethodNotAllowedError"}); these
-# routes make that answer ours. Registered after the real routes, so each path's methods are known.
+# routes make that answer ours. Registered after the real routes (the Slack ones included), so each
+# path's methods are known; a path keeps its own key rule (Slack's paths take none, Slack signs instead).
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def _refuse_other_methods(path: str, view_name: str) -> None:
     allowed = sorted(app.routes[path])
+    api_key_required = any(entry.api_key_required for entry in app.routes[path].values())
     others = [method for method in _METHODS if method not in allowed]
 
     def method_not_allowed(**_segments: str) -> Response:
@@ -109,7 +136,7 @@ def _refuse_other_methods(path: str, view_name: str) -> None:
         exc = MethodNotAllowedError(f"{path} does not take {method}; allowed: {', '.join(allowed)}", field="method")
         return Response(body={"error": exc.to_dict()}, status_code=405, headers={"Content-Type": "application/json", "Allow": ", ".join(allowed)})
 
-    app.route(path, methods=others, name=view_name, api_key_required=True, content_types=ANY_CONTENT_TYPE)(method_not_allowed)
+    app.route(path, methods=others, name=view_name, api_key_required=api_key_required, content_types=ANY_CONTENT_TYPE)(method_not_allowed)
 
 
 for _path, _name in (
@@ -117,6 +144,8 @@ for _path, _name in (
     ("/reports/{name}", "report_other_methods"),
     ("/exports", "exports_other_methods"),
     ("/exports/{export_id}", "export_other_methods"),
+    ("/slack/commands", "slack_command_other_methods"),
+    ("/slack/interactions", "slack_interaction_other_methods"),
 ):
     _refuse_other_methods(_path, _name)
 

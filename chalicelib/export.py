@@ -240,11 +240,13 @@ class ExportPipeline:
     def report_zone(self, template: ReportTemplate) -> ZoneInfo:
         return ZoneInfo(template.timezone) if template.timezone else self.settings.zone
 
+    def report_today(self, template: ReportTemplate, now: dt.datetime | None = None) -> dt.date:
+        """The day relative dates (``today``, ``yesterday``) mean: today in the report's time zone."""
+        return (now or dt.datetime.now(dt.UTC)).astimezone(self.report_zone(template)).date()
+
     def resolve(self, template: ReportTemplate, supplied: Any, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """Validate and coerce parameters; relative dates are resolved in the report's time zone."""
-        now = now or dt.datetime.now(dt.UTC)
-        today = now.astimezone(self.report_zone(template)).date()
-        return resolve_parameters(template.params, supplied, today=today)
+        return resolve_parameters(template.params, supplied, today=self.report_today(template, now))
 
     def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime, fmt: ExportFormat = DEFAULT_FORMAT) -> str:
         return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)), fmt.extension)

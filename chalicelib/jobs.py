@@ -44,6 +44,9 @@ FINISHED = ("succeeded", "failed")
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _HISTORY_LIMIT = 100
+# requested_by values the server sets itself from a verified request (chalicelib/slack_app.py);
+# a request body may not claim them.
+SERVER_REQUESTER_PREFIX = "slack:"
 
 PUBLIC_FIELDS = (
     "export_id",
@@ -73,6 +76,7 @@ PUBLIC_FIELDS = (
     "notified",
     "notify_error",
     "notify_skipped",
+    "notify_slack_user",
 )
 
 
@@ -128,6 +132,20 @@ class SlackNotifier:
 
 
 @dataclass(frozen=True)
+class Requester:
+    """Who asked, known by the server (a verified Slack request), and who gets the message."""
+
+    requested_by: str  # "slack:<user id> (<user name>)"
+    notify_slack_user: str | None = None  # a Slack user id: the result goes to their DM with the bot
+    slack_channel: str | None = None  # where it was asked: a channel-restricted report's buttons check it
+
+
+# The Slack app's delivery hook: given a finished export's status and its message, deliver it
+# (direct messages); True when that replaces the webhook, False to post to the webhook as well.
+MessageHook = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
 class Submission:
     """The answer to POST /exports: 202 for a queued (or already running) export, 200 from cache."""
 
@@ -161,6 +179,7 @@ class ExportJobs:
         self.policy = policy
         self.dispatcher = dispatcher or ThreadDispatcher(self.run)
         self.stage = pipeline.settings.stage
+        self.message_hook: MessageHook | None = None  # set where the Slack app is configured (runtime.py)
         # Conditional writes make claims atomic in S3; this lock only serialises claims made by
         # one process (chalice local), because the local S3 endpoint checks and writes in two steps.
         self._claim_lock = threading.Lock()
@@ -178,10 +197,11 @@ class ExportJobs:
     def describe_report(self, name: str) -> dict[str, Any]:
         return self.pipeline.load_template(name).describe()
 
-    def submit(self, body: Any, *, idempotency_key: str | None = None, dispatch: bool = True) -> Submission:
+    def submit(self, body: Any, *, idempotency_key: str | None = None, dispatch: bool = True, requester: Requester | None = None) -> Submission:
         """Answer POST /exports: the first answer for a repeated idempotency key, else a new one.
 
         The command line passes ``dispatch=False`` and then calls ``run`` itself, in the foreground.
+        ``requester`` comes from the server (a verified Slack request), never from the body.
         """
         if not isinstance(body, Mapping):
             raise BadRequestError("request body must be a JSON object", field="body")
@@ -190,10 +210,10 @@ class ExportJobs:
             raise BadRequestError(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
         idempotency_key = _idempotency_key(idempotency_key, body.get("idempotency_key"))
         if idempotency_key is None:
-            return self._submit(body, dispatch)
-        return self._submit_once(body, idempotency_key, dispatch)
+            return self._submit(body, dispatch, requester)
+        return self._submit_once(body, idempotency_key, dispatch, requester)
 
-    def _submit_once(self, body: Mapping[str, Any], idempotency_key: str, dispatch: bool) -> Submission:
+    def _submit_once(self, body: Mapping[str, Any], idempotency_key: str, dispatch: bool, requester: Requester | None) -> Submission:
         for _ in range(3):
             record = self.coordinator.find_response(idempotency_key)
             if record is not None and record.state == "done":
@@ -205,14 +225,14 @@ class ExportJobs:
         else:
             raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
         try:
-            submission = self._submit(body, dispatch)
+            submission = self._submit(body, dispatch, requester)
         except BaseException:
             self.coordinator.forget(idempotency_key)  # a rejected request may be corrected and sent again
             raise
         self.coordinator.store_response(idempotency_key, submission.status_code, submission.body)
         return submission
 
-    def _submit(self, body: Mapping[str, Any], dispatch: bool) -> Submission:
+    def _submit(self, body: Mapping[str, Any], dispatch: bool, requester: Requester | None = None) -> Submission:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
@@ -220,7 +240,7 @@ class ExportJobs:
         now = utc_now()
         values = self.pipeline.resolve(template, body.get("params"), now=now)
         params = to_json_params(values)
-        requested_by = _requested_by(body.get("requested_by", "api"))
+        requested_by = requester.requested_by if requester else _requested_by(body.get("requested_by", "api"))
         refresh = body.get("refresh", False)
         if not isinstance(refresh, bool):
             raise BadRequestError("refresh must be true or false", field="refresh")
@@ -253,6 +273,8 @@ class ExportJobs:
             "attempts": 0,
             **_routing(template),
         }
+        if requester is not None and requester.notify_slack_user:
+            status.update(notify_slack_user=requester.notify_slack_user, slack_channel=requester.slack_channel)
         self.storage.put_status(status)
         self.coordinator.index(template.name, export_id)
         if dispatch:
@@ -463,7 +485,8 @@ class ExportJobs:
                 payload = slack.success_message(status, download_url=link.url, expires_at=iso(link.expires_at))
             else:
                 payload = slack.failure_message(status)
-            self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
+            if self.message_hook is None or not self.message_hook(status, payload):
+                self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
             status.update(notified=True, notify_error=None)
             log_event("notified", "Slack message delivered", slack_seconds=round(time.monotonic() - started, 3))
         except ExportServiceError as exc:
@@ -515,6 +538,9 @@ def _accepted(export_id: str, state: str, *, deduplicated: bool = False) -> dict
 def _requested_by(value: Any) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 100 or not value.isprintable():
         raise BadRequestError("requested_by must be a string of 1-100 printable characters", field="requested_by")
+    if value.startswith(SERVER_REQUESTER_PREFIX):
+        message = f"requested_by may not start with {SERVER_REQUESTER_PREFIX!r}: the service sets it for verified Slack requests"
+        raise BadRequestError(message, field="requested_by", code="reserved_requester")
     return value
 
 

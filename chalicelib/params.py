@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -494,3 +494,26 @@ def resolve_relative_date(value: str, today: dt.date | None) -> dt.date | None:
 def to_json_params(values: Mapping[str, Any]) -> dict[str, Any]:
     """Coerced parameter values as JSON (dates as ISO strings, decimals as strings)."""
     return {name: _json_safe(value) for name, value in values.items()}
+
+
+def parse_param_pairs(pairs: Sequence[str], specs: Mapping[str, ParameterSpec]) -> dict[str, Any]:
+    """``name=value`` pairs (the command line's ``-p``, Slack's ``/export``); a list parameter takes
+    repeated pairs or comma-separated values. Values stay text: ``resolve_parameters`` coerces them.
+
+    A list's values are passed on as one comma-separated text: ``resolve_parameters`` splits it by the
+    same rule as a JSON request's ``"a,b"`` (``split_list_shorthand``), so pairs have no rule of their own.
+    """
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParameterError(f"{pair!r} is not NAME=VALUE", field="params")
+        spec = specs.get(name)
+        if spec is not None and spec.is_list:
+            values[name] = f"{values[name]},{value}" if name in values else value
+        elif name in values:
+            raise ParameterError(f"{name!r} is given twice", field=f"params.{name}")
+        else:
+            values[name] = value
+    return values

@@ -12,13 +12,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ON_EMPTY_CHOICES = ("send", "skip", "fail")
-OPTION_KEYS = ("columns", "freeze", "autofilter", "title_row", "on_empty", "cache_ttl", "slack_channel_secret", "format")
+OPTION_KEYS = (
+    "columns",
+    "freeze",
+    "autofilter",
+    "title_row",
+    "on_empty",
+    "cache_ttl",
+    "slack_channel_secret",
+    "format",
+    "slack_users",
+    "slack_channels",
+)
 FORMAT_CHOICES = ("xlsx", "csv", "csv.gz")
 _CELL = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")  # patterns here are used with fullmatch
 _DURATION = re.compile(r"([0-9]{1,6})\s*([smhd])")
 _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Secrets Manager names: letters, digits and /_+=.@- (the service's own secrets look like excel-export/<stage>/...).
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+# Slack user ids (U..., W... for Enterprise Grid) and conversation ids (C..., G..., D...).
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,20}")
 _COLUMN_KEYS = {"format", "width", "hidden"}
 _MAX_WIDTH = 255  # Excel's column width limit, in characters
 _MAX_CACHE_TTL = 31 * 86400
@@ -52,6 +66,9 @@ class ReportOptions:
     cache_ttl: int | None = None  # seconds an identical export may be reused (read by the cache)
     slack_channel_secret: str | None = None  # a secret holding another webhook URL, for another channel
     format: str | None = None  # the file format when a request names none (chalicelib/formats.py)
+    # Who may ask from Slack: unset (both empty) means everyone in the workspace (chalicelib/slack_app.py).
+    slack_users: tuple[str, ...] = ()
+    slack_channels: tuple[str, ...] = ()
 
     def title_text(self, default: str) -> str | None:
         """The title row's text, given the text ``title_row: true`` stands for; None without a title row."""
@@ -78,6 +95,8 @@ def read_options(header: Mapping[str, Any]) -> tuple[ReportOptions, list[OptionE
         "cache_ttl": _cache_ttl,
         "slack_channel_secret": _secret_name,
         "format": _format,
+        "slack_users": lambda value: _slack_ids(value, "slack_users", _SLACK_USER_ID, "a Slack user id such as U0123ABCD"),
+        "slack_channels": lambda value: _slack_ids(value, "slack_channels", _SLACK_CHANNEL_ID, "a Slack channel id such as C0123ABCD"),
     }
     values: dict[str, Any] = {}
     errors: list[OptionError] = []
@@ -92,6 +111,15 @@ def read_options(header: Mapping[str, Any]) -> tuple[ReportOptions, list[OptionE
     except OptionError as exc:
         errors.append(exc)
     return ReportOptions(**values), errors
+
+
+def _slack_ids(value: Any, key: str, pattern: re.Pattern[str], example: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(item, str) and pattern.fullmatch(item) for item in items):
+        raise OptionError(f"{key} must be a list of ids, each {example} (ids, not names: names change)", key=key)
+    return tuple(items)
 
 
 def _boolean(value: Any, key: str) -> bool:

@@ -31,6 +31,11 @@ ADMIN_USER, ADMIN_PASSWORD = "demo_admin", "local-admin-password"
 DATABASE = "demo"
 DB_SECRET = "excel-export/local/db"
 SLACK_SECRET = "excel-export/local/slack-webhook"
+# The local Slack app (README "Slack app"): obviously fake credentials, one fake workspace.
+SLACK_APP_SECRET = "excel-export/local/slack-app"
+SLACK_BOT_TOKEN = "xoxb-local-fake-bot-token"
+SLACK_SIGNING_SECRET = "local-fake-signing-secret"
+SLACK_TEAM_ID = "T0LOCAL01"
 
 
 class StackError(RuntimeError):
@@ -337,6 +342,7 @@ def setup_aws(config: StackConfig) -> None:
     )
     put_secret(config, DB_SECRET, db_secret)
     put_secret(config, SLACK_SECRET, json.dumps({"url": f"{config.slack_url}/hook"}))
+    put_secret(config, SLACK_APP_SECRET, json.dumps({"bot_token": SLACK_BOT_TOKEN, "signing_secret": SLACK_SIGNING_SECRET}))
     publish_templates(config)
 
 
@@ -371,7 +377,7 @@ def publish_templates(config: StackConfig, folder: Path = ROOT / "reports") -> l
 
 # Slack receiver and the API ----------------------------------------------------------------
 def start_slack(config: StackConfig) -> None:
-    command = [sys.executable, "-m", "devstack.slack_receiver", "--port", str(config.slack_port)]
+    command = [sys.executable, "-m", "devstack.slack_receiver", "--port", str(config.slack_port), "--bot-token", SLACK_BOT_TOKEN]
     _start(config, "slack", command, config.slack_port)
 
 
@@ -386,6 +392,7 @@ def api_environment(config: StackConfig) -> dict[str, str]:
     tmp = config.directory / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     environment = {**config.aws_environment(), "EXPORT_TMP_DIR": str(tmp), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": config.log_level}
+    environment["SLACK_API_URL"] = f"{config.slack_url}/api/"  # the Web API stand-in (devstack/slack_web_api.py)
     if config.s3_fault_proxy_port is not None:
         environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{config.s3_fault_proxy_port}"
     return environment

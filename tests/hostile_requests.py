@@ -290,6 +290,9 @@ CASES = [
     Hostile("DELETE on the exports collection", "DELETE", "/exports", None, 405, "method_not_allowed", "method", "GET, POST"),
     Hostile("PUT on a report", "PUT", "/reports/customers", _export({}), 405, "method_not_allowed", "method", "GET"),
     Hostile("POST on an export", "POST", "/exports/20990101-000000-0000000000", _export({}), 405, "method_not_allowed", "method", "GET"),
+    # Slack's URLs are real routes registered before the 405s: a GET (a browser, a probe) gets ours too.
+    Hostile("GET on the Slack command URL", "GET", "/slack/commands", None, 405, "method_not_allowed", "method", "allowed: POST"),
+    Hostile("PUT on the Slack interaction URL", "PUT", "/slack/interactions", b"payload=x", 405, "method_not_allowed", "method", "allowed: POST"),
 ]
 
 # No message may carry a Python hint instead of what the client should send.

@@ -112,10 +112,23 @@ def check_reports(cli: CliContext, names: tuple[str, ...], source: str | None, d
         warnings += sum(problem.severity == "warning" for problem in result.problems)
         if result.ok:
             sheets = len(result.template.sheets) if result.template else 0
-            click.echo(f"ok      {result.file}" + (f" (EXPLAIN ok: {sheets} {'query' if sheets == 1 else 'queries'})" if db and sheets else ""))
+            explained = f" (EXPLAIN ok: {sheets} {'query' if sheets == 1 else 'queries'})" if db and sheets else ""
+            click.echo(f"ok      {result.file}{explained}{slack_access(result.template)}")
     click.echo(f"checked {len(results)} templates: {len(results) - errors} ok, {errors} with errors, {warnings} warnings")
     if errors:
         raise click.exceptions.Exit(1)
+
+
+def slack_access(template: ReportTemplate | None) -> str:
+    """Who may run the report from Slack's /export, so an open report is never a surprise."""
+    if template is None:
+        return ""
+    options = template.options
+    if not options.slack_users and not options.slack_channels:
+        return "  [Slack: open to the whole workspace]"
+    allowed = [f"users {', '.join(options.slack_users)}"] if options.slack_users else []
+    allowed += [f"channels {', '.join(options.slack_channels)}"] if options.slack_channels else []
+    return f"  [Slack: only {'; '.join(allowed)}]"
 
 
 def _explain(cli: CliContext, template: ReportTemplate, file: str) -> list[Problem]:

@@ -93,6 +93,25 @@ def test_templates_are_read_only_and_only_the_named_secrets_are_readable() -> No
     assert statements["StartTheExportWorker"]["Resource"].endswith(":function:excel-export-prod-export_worker")
 
 
+def test_the_slack_app_manifest_names_the_apps_slack_routes_and_the_smallest_scopes() -> None:
+    import yaml
+
+    import app as export_app
+
+    manifest = yaml.safe_load((ROOT / "infra" / "slack" / "app-manifest.yaml").read_text())
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/export"
+    urls = {command["url"], manifest["settings"]["interactivity"]["request_url"]}
+    assert urls == {"API_BASE_URL/slack/commands", "API_BASE_URL/slack/interactions"}
+    assert manifest["oauth_config"]["scopes"] == {"bot": ["commands", "chat:write"]}
+    routes = export_app.app.routes
+    for url in urls:
+        entry = routes[url.removeprefix("API_BASE_URL")]["POST"]
+        assert not entry.api_key_required  # Slack cannot send our API key: its signature is checked instead
+    assert routes["/exports"]["POST"].api_key_required is True
+    # The app's secret (bot token, signing secret) is granted like the others: used_resources below.
+
+
 # Resources, with IAM's wildcard semantics -----------------------------------------------------
 def test_wildcards_match_as_iam_matches_them() -> None:
     assert iam.wildcard_matches("arn:aws:logs:r:a:log-group:/aws/lambda/app-prod:*", "arn:aws:logs:r:a:log-group:/aws/lambda/app-prod:log-stream:s")
@@ -141,7 +160,7 @@ def used_resources(stage: str) -> list[tuple[str, str]]:
     uses += [("s3:ListBucket", bucket)]
     # Secrets: their ARNs end in "-" and six random characters.
     secret = f"arn:aws:secretsmanager:{region_account}:secret:"
-    secret_names = [environment[name] for name in ("DB_SECRET_NAME", "SLACK_SECRET_NAME", "CLOUDFRONT_KEY_SECRET_NAME")]
+    secret_names = [environment[name] for name in ("DB_SECRET_NAME", "SLACK_SECRET_NAME", "SLACK_APP_SECRET_NAME", "CLOUDFRONT_KEY_SECRET_NAME")]
     secret_names.append(f"excel-export/{stage}/slack-finance")  # a report's slack_channel_secret, as the README says to name it
     uses += [("secretsmanager:GetSecretValue", f"{secret}{name}-Ab12Cd") for name in secret_names]
     # The worker the API starts, and the queue Lambda sends the worker's failed invokes to.
@@ -194,6 +213,7 @@ def test_nothing_next_to_the_used_resources_is_granted() -> None:
         ("secretsmanager:GetSecretValue", f"{secret}/prod/db-extra-Ab12Cd"),
         ("secretsmanager:GetSecretValue", f"{secret}/dev/db-Ab12Cd"),
         ("secretsmanager:GetSecretValue", f"{secret}/prod/api-key-Ab12Cd"),  # the canaries' secret, not the functions'
+        ("secretsmanager:GetSecretValue", f"{secret}/dev/slack-app-Ab12Cd"),  # the Slack app's secret of another stage
         ("lambda:InvokeFunction", f"arn:aws:lambda:{account}:function:excel-export-prod"),
         ("lambda:InvokeFunction", f"arn:aws:lambda:{account}:function:excel-export-dev-export_worker"),
         ("sqs:SendMessage", f"arn:aws:sqs:{account}:excel-export-prod-worker-failures-2"),

@@ -50,7 +50,8 @@ def test_importing_app_creates_no_client_opens_no_connection_and_reads_no_secret
 # boto3 (and s3transfer): clients are botocore's, the transfer manager only uploads (worker, CLI);
 # botocore's session and client machinery: made with the first client, never at import;
 # jinja2 and yaml: only routes that parse a template; rsa and pyasn1: only a CloudFront link;
-# urllib.request: only a Slack webhook post.
+# urllib.request: only a Slack webhook post; slack_sdk: only the Slack app's endpoints;
+# rustpy_xlsxwriter: only the worker's fast writer.
 NOT_AT_IMPORT = (
     "boto3",
     "s3transfer",
@@ -65,6 +66,8 @@ NOT_AT_IMPORT = (
     "sqlglot",
     "pymysql",
     "xlsxwriter",
+    "rustpy_xlsxwriter",
+    "slack_sdk",
 )
 CONTRACT_PROBE = r"""
 import json, sys
