@@ -121,7 +121,7 @@ class ExportRecord:
             template_sha256=self.template_sha256,
             attempts=self.attempts,
             started_at=iso(self.started_at) if self.started_at else None,
-            heartbeat_at=iso(self.heartbeat_at) if self.heartbeat_at else None,
+            heartbeat_at=iso_precise(self.heartbeat_at) if self.heartbeat_at else None,  # liveness: to the microsecond
             finished_at=iso(self.finished_at) if self.finished_at else None,
             error=dict(self.error) if self.error else None,
             notified=self.notified,

@@ -14,8 +14,7 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 import app as export_app
-from chalicelib import runtime
-from chalicelib import lifecycle
+from chalicelib import lifecycle, runtime
 from chalicelib.coordination import export_key, utc_now
 from chalicelib.jobs import new_export_id
 from chalicelib.ledger import Won

@@ -63,7 +63,9 @@ def test_the_happy_path_queued_running_succeeded() -> None:
     ],
     ids=["start", "beat", "begin_attempt", "succeed", "fail", "lose", "record_notification"],
 )
-def test_each_transition_refuses_every_state_it_cannot_leave(transition: Callable[[ExportRecord], ExportRecord], from_states: tuple[ExportState, ...]) -> None:
+def test_each_transition_refuses_every_state_it_cannot_leave(
+    transition: Callable[[ExportRecord], ExportRecord], from_states: tuple[ExportState, ...]
+) -> None:
     for state in ExportState:
         if state in from_states:
             transition(record(state=state))
@@ -138,11 +140,16 @@ def test_a_read_past_the_stale_window_fails_the_export_once_and_frees_its_identi
     assert settled is not None and settled.handle.record.state is ExportState.RUNNING and not settled.lost
     clock.advance(2)
     settled = book.settle(handle.record.export_id)
-    assert settled is not None and settled.lost and settled.handle.record.error == {
-        "code": "worker_lost",
-        "message": "the worker stopped without finishing (no sign of life for 121 s); ask again for a new export",
-        "attempts": 0,
-    }
+    assert (
+        settled is not None
+        and settled.lost
+        and settled.handle.record.error
+        == {
+            "code": "worker_lost",
+            "message": "the worker stopped without finishing (no sign of life for 121 s); ask again for a new export",
+            "attempts": 0,
+        }
+    )
     assert book.claims() == []
     again = book.settle(handle.record.export_id)
     assert again is not None and not again.lost  # declared once, then only read

@@ -30,7 +30,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = T0
-        self.ledger = ExportLedger(InMemoryRecordStore(), InMemoryRecordStore(), windows=WINDOWS, idempotency_ttl_seconds=3600, clock=lambda: self.now)
+        self.ledger = ExportLedger(
+            InMemoryRecordStore(), InMemoryRecordStore(), windows=WINDOWS, idempotency_ttl_seconds=3600, clock=lambda: self.now
+        )
         self.counter = 0
         self.handed_out: set[str] = set()  # every export id a client was given
         self.workers: dict[str, Handle] = {}  # live workers and the version they last wrote
@@ -84,7 +86,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         export_id = data.draw(st.sampled_from(running))
         handle = self.workers.pop(export_id)
-        change = lifecycle.succeed(handle.record, OUTCOME, self.now) if succeeds else lifecycle.fail(handle.record, {"code": "query_failed"}, self.now)
+        change = (
+            lifecycle.succeed(handle.record, OUTCOME, self.now) if succeeds else lifecycle.fail(handle.record, {"code": "query_failed"}, self.now)
+        )
         try:
             done = self.ledger.commit(handle, change, "finished")
         except RecordChangedError:
