@@ -107,3 +107,20 @@ def test_deploy_plan_puts_the_waf_in_us_east_1_and_passes_its_arn(capsys: pytest
     assert "WebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1" in ran[3]
     assert main(["destroy", "--stage", "prod", "--dry-run"]) == 0
     assert "delete-stack" in capsys.readouterr().out
+
+
+def test_the_failure_queue_handler_reads_the_queue_the_worker_fails_into() -> None:
+    import app as export_app
+
+    template = build_merge_template(load_stage("prod"), read_chalice_config())
+    resources = template["Resources"]
+    queue = {"Fn::GetAtt": ["WorkerFailureQueue", "Arn"]}
+    assert resources["WorkerInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == queue
+    # Chalice names the event source "<function>-sqs-event-source" -> WorkerFailuresSqsEventSource.
+    handler = resources["WorkerFailures"]
+    assert handler["Properties"]["Events"]["WorkerFailuresSqsEventSource"]["Properties"]["Queue"] == queue
+    assert handler["Properties"]["FunctionName"] == "excel-export-prod-worker_failures"
+    [source] = [source for source in export_app.app.event_sources if source.name == "worker_failures"]
+    # The name Chalice writes into a Fn::Sub when the template is not merged: the same queue.
+    assert source.queue == "${AppName}-${Stage}-worker-failures" and source.batch_size == 1
+    assert resources["WorkerFailureQueue"]["Properties"]["QueueName"] == {"Fn::Sub": "${AppName}-${Stage}-worker-failures"}
