@@ -27,7 +27,7 @@ def _test_config() -> stack.StackConfig:
         "LOG_LEVEL": "DEBUG",
         # A dead worker is found within STALE_SECONDS: short here so the kill test takes seconds.
         "HEARTBEAT_SECONDS": os.environ.get("TEST_HEARTBEAT_SECONDS", "2"),
-        "STALE_SECONDS": os.environ.get("TEST_STALE_SECONDS", "8"),
+        "STALE_SECONDS": os.environ.get("TEST_STALE_SECONDS", "10"),
     }
     return stack.StackConfig.from_environment(env)
 

@@ -114,13 +114,12 @@ def test_the_failure_queue_handler_reads_the_queue_the_worker_fails_into() -> No
 
     template = build_merge_template(load_stage("prod"), read_chalice_config())
     resources = template["Resources"]
-    queue = {"Fn::GetAtt": ["WorkerFailureQueue", "Arn"]}
-    assert resources["WorkerInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == queue
-    # Chalice names the event source "<function>-sqs-event-source" -> WorkerFailuresSqsEventSource.
-    handler = resources["WorkerFailures"]
-    assert handler["Properties"]["Events"]["WorkerFailuresSqsEventSource"]["Properties"]["Queue"] == queue
-    assert handler["Properties"]["FunctionName"] == "excel-export-prod-worker_failures"
+    assert resources["WorkerInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["WorkerFailureQueue", "Arn"]
+    }
+    queue_name = resources["WorkerFailureQueue"]["Properties"]["QueueName"]
     [source] = [source for source in export_app.app.event_sources if source.name == "worker_failures"]
-    # The name Chalice writes into a Fn::Sub when the template is not merged: the same queue.
-    assert source.queue == "${AppName}-${Stage}-worker-failures" and source.batch_size == 1
-    assert resources["WorkerFailureQueue"]["Properties"]["QueueName"] == {"Fn::Sub": "${AppName}-${Stage}-worker-failures"}
+    # Chalice writes "arn:...:<queue>" into a Fn::Sub, so the stack's AppName and Stage fill in the same name.
+    assert queue_name == {"Fn::Sub": source.queue} and source.batch_size == 1
+    handler = resources["WorkerFailures"]
+    assert "WorkerFailureQueue" in handler["DependsOn"] and handler["Properties"]["FunctionName"] == "excel-export-prod-worker_failures"

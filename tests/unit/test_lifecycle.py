@@ -180,3 +180,14 @@ def test_an_idempotency_record_keeps_the_request_it_was_made_for() -> None:
     assert done is not None and (done.state, done.export_id, done.status_code) == ("done", "20261201-090000-0000000001", 202)
     clock.advance(3601)
     assert book.find_idempotency("daily-1") is None
+
+
+def test_the_heartbeat_and_stale_window_are_settings_with_a_safe_ratio() -> None:
+    from chalicelib.settings import Settings, SettingsError
+
+    base = {"EXPORT_BUCKET": "b", "DB_SECRET_NAME": "d", "SLACK_SECRET_NAME": "s"}
+    defaults = Settings.from_environment(base)
+    assert (defaults.heartbeat_seconds, defaults.stale_seconds, defaults.queued_stale_seconds) == (20, 120, 900)
+    assert Settings.from_environment(base | {"HEARTBEAT_SECONDS": "2", "STALE_SECONDS": "10"}).stale_seconds == 10
+    with pytest.raises(SettingsError, match="HEARTBEAT_SECONDS .* at most a third of STALE_SECONDS"):
+        Settings.from_environment(base | {"HEARTBEAT_SECONDS": "60", "STALE_SECONDS": "120"})

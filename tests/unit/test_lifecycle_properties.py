@@ -51,6 +51,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if isinstance(admission, Joined):
             self.ledger.discard(handle)
             self.handed_out.add(admission.export_id)
+            joined = self.ledger.load(admission.export_id)
+            # Joining a finished export would strand the identity: nothing would ever run again.
+            assert joined is not None and not joined.record.state.finished, "a request joined a finished export"
         else:
             self.handed_out.add(record.export_id)
             self.workers[record.export_id] = handle  # dispatched: a worker will pick it up
