@@ -118,7 +118,9 @@ def test_the_failure_queue_handler_reads_the_queue_the_worker_fails_into() -> No
         "Fn::GetAtt": ["WorkerFailureQueue", "Arn"]
     }
     queue_name = resources["WorkerFailureQueue"]["Properties"]["QueueName"]
-    [source] = [source for source in export_app.app.event_sources if source.name == "worker_failures"]
+    from chalice.app import SQSEventConfig
+
+    [source] = [source for source in export_app.app.event_sources if isinstance(source, SQSEventConfig) and source.name == "worker_failures"]
     # Chalice writes "arn:...:<queue>" into a Fn::Sub, so the stack's AppName and Stage fill in the same name.
     assert queue_name == {"Fn::Sub": source.queue} and source.batch_size == 1
     handler = resources["WorkerFailures"]

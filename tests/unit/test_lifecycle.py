@@ -189,5 +189,5 @@ def test_the_heartbeat_and_stale_window_are_settings_with_a_safe_ratio() -> None
     defaults = Settings.from_environment(base)
     assert (defaults.heartbeat_seconds, defaults.stale_seconds, defaults.queued_stale_seconds) == (20, 120, 900)
     assert Settings.from_environment(base | {"HEARTBEAT_SECONDS": "2", "STALE_SECONDS": "10"}).stale_seconds == 10
-    with pytest.raises(SettingsError, match="HEARTBEAT_SECONDS .* at most a third of STALE_SECONDS"):
+    with pytest.raises(SettingsError, match=r"HEARTBEAT_SECONDS .* at most a third of STALE_SECONDS"):
         Settings.from_environment(base | {"HEARTBEAT_SECONDS": "60", "STALE_SECONDS": "120"})
