@@ -230,7 +230,7 @@ class ExportJobs:
             return self._submit_once(request, idempotency_key, dispatch)
         except StorageError as exc:
             log_event("submit_failed", "submit failed on storage; nothing left claimed", error_code=exc.code)
-            raise RetryLaterError(f"the export could not be recorded ({exc.message}); retry the request") from exc
+            raise RetryLaterError(f"the export could not be recorded ({exc.message}); retry the request", code=exc.code) from exc
 
     def parse_request(self, body: Mapping[str, Any]) -> ExportRequest:
         if "report" not in body:
