@@ -188,7 +188,9 @@ class InMemoryRecordStore:
     def delete(self, name: str, version: str | None = None) -> bool:
         with self._lock:
             stored = self._records.get(name)
-            if stored is None or (version is not None and stored[1] != version):
+            if stored is None:
+                return version is None  # as S3: deleting what is not there succeeds, unless a version was asked for
+            if version is not None and stored[1] != version:
                 return False
             del self._records[name]
             return True
