@@ -12,7 +12,6 @@ was still running, its conditional write loses: the verdict stands, nothing is s
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import threading
@@ -155,9 +154,11 @@ class ExportWorker:
             current = self.ledger.load(tracked.record.export_id)
             return current.record if current else tracked.record
         record = tracked.record
-        if record.state is ExportState.SUCCEEDED:
-            self.ledger.remember_success(record)
-        self.ledger.release(record.export_key, record.export_id)
+        try:
+            self.ledger.release(record.export_key, record.export_id)
+        except StorageError:
+            # Harmless: a claim whose export has finished is taken over by the next request.
+            logger.warning("could not release the claim of a finished export", extra={"export_id": record.export_id})
         if not notify:
             return self._record_notification(tracked, delivered=False, skipped="not requested")
         return self._notify_tracked(tracked)
@@ -197,8 +198,14 @@ class ExportWorker:
         )
         outcome = _outcome(result)
         skipped = "no rows (the report says on_empty: skip)" if result.row_count == 0 and template.options.on_empty == "skip" else None
+
+        def finish(current: ExportRecord) -> ExportRecord:
+            done = _with_skip(lifecycle.succeed(current, outcome, self.ledger.clock(), title=template.title), skipped)
+            self._remember(done)
+            return done
+
         tracked.move(
-            lambda current: _with_skip(lifecycle.succeed(current, outcome, self.ledger.clock(), title=template.title), skipped),
+            finish,
             "succeeded",
             rows=result.row_count,
             size_bytes=result.stored.size_bytes,
@@ -217,6 +224,16 @@ class ExportWorker:
             query_time=result.query_seconds,
             write_time=result.write_seconds,
         )
+
+    def _remember(self, record: ExportRecord) -> None:
+        """Point the cache at this export before its record says succeeded: a request that sees it
+        finished and takes over its claim must find it in the cache, or it would run it again."""
+        try:
+            self.ledger.remember_success(record)
+        except StorageError:
+            # Only the cache misses this export (an identical request builds a new file); the
+            # export itself succeeded and must not be retried for it.
+            logger.warning("could not point the cache at a finished export", extra={"export_id": record.export_id})
 
     def _fail(self, tracked: TrackedRecord, error: dict[str, Any], duration: float) -> None:
         tracked.move(
@@ -257,11 +274,16 @@ class ExportWorker:
         return self._record_notification(tracked, delivered=True)
 
     def _record_notification(self, tracked: TrackedRecord, *, delivered: bool, error: str | None = None, skipped: str | None = None) -> ExportRecord:
-        with contextlib.suppress(LostError):
+        try:
             return tracked.move(
                 lambda record: lifecycle.record_notification(record, delivered=delivered, error=error, skipped=skipped), "notification"
             )
-        return tracked.record
+        except LostError:
+            return tracked.record
+        except StorageError:
+            # Raising would make Lambda retry the invocation, and the retry would send the message again.
+            logger.warning("could not record the Slack delivery", extra={"export_id": tracked.record.export_id})
+            return tracked.record
 
     # Lambda gave up ---------------------------------------------------------------------------
     def handle_failed_invocation(self, destination_record: Mapping[str, Any]) -> ExportRecord | None:

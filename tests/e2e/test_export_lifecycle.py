@@ -73,6 +73,7 @@ def test_bursts_of_identical_requests_run_each_export_exactly_once(general_log: 
     config = general_log
     report, marker = publish_probe(config, rows=20, pause="0.001")  # a fast export: it finishes during the burst
     stack.http_json("DELETE", f"{config.slack_url}/messages")
+    before = claims(config)
     for round_number in range(1, ROUNDS + 1):
         answers = burst(config, {"report": report, "params": {"tag": f"round{round_number}"}})
         assert {code for code, _ in answers} <= {200, 202}, answers
@@ -84,7 +85,7 @@ def test_bursts_of_identical_requests_run_each_export_exactly_once(general_log: 
         assert len(files) == 1, files
         messages = [message for export_id in export_ids for message in slack_messages_for(config, export_id)]
         assert len(messages) == 1, messages
-    assert claims(config) == []
+    assert set(claims(config)) - set(before) == set()  # (an earlier test's export may still be finishing)
 
 
 @pytest.mark.parametrize("step", ["status/", "state/claims/", "state/history/"], ids=["status write", "claim", "history index"])
@@ -100,7 +101,7 @@ def test_a_fault_at_each_step_of_submit_answers_503_and_leaves_nothing_claimed(l
     assert failed > 0
     assert code == 503, answer
     assert answer["error"]["retry"] is True and "retry" in answer["error"]["message"]
-    assert claims(local_stack) == before  # nothing left behind: the identity is free again
+    assert set(claims(local_stack)) - set(before) == set()  # nothing left behind: the identity is free again
     code, answer = post(local_stack, body)
     assert code == 202 and "deduplicated" not in answer, answer
     assert wait_for_export(local_stack.api_url, answer["export_id"])["status"] == "succeeded"
@@ -179,7 +180,7 @@ def test_a_string_that_cannot_be_stored_is_refused_and_leaves_no_claim(local_sta
     assert caught.value.code == 400
     error = stack._decode(caught.value.read())["error"]
     assert error["code"] == "invalid_parameter" and error["field"] == "params.tag"
-    assert claims(local_stack) == before
+    assert set(claims(local_stack)) - set(before) == set()
     code, answer = post(local_stack, {"report": report, "params": {"tag": "fine"}})
     assert code == 202, answer
 
