@@ -9,7 +9,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy
+.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy rehearse
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -66,6 +66,12 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# Not part of `make test`: the API handler's cold start under Lambda's CPU share per memory size
+# (bench/README.md "Cold start"); about 10 minutes. Root makes the CPU quota a cgroup.
+.PHONY: bench-coldstart
+bench-coldstart: $(STAMP)
+	$(PY) -m bench coldstart
+
 clean: down
 	rm -rf .stack
 
@@ -82,12 +88,13 @@ $(INFRA_STAMP): requirements-infra.txt
 config: $(STAMP)
 	$(PY) -m infra config
 
-# Offline: merged template + deployment zip in $(PACKAGE_DIR), and the unzipped size.
+# Offline: merged template + deployment zip (with byte code: bench/README.md "Cold start") in $(PACKAGE_DIR), and the unzipped size.
 package: $(STAMP)
 	$(PY) -m infra build --stage $(STAGE)
 	rm -rf $(PACKAGE_DIR)
 	AWS_DEFAULT_REGION=$$($(PY) -m infra region --stage $(STAGE)) \
 	  $(VENV)/bin/chalice package --stage $(STAGE) --merge-template out/$(STAGE)/infra.json $(PACKAGE_DIR)
+	$(PY) -m infra.bytecode $(PACKAGE_DIR)/deployment.zip
 	$(PY) -m infra size $(PACKAGE_DIR)/deployment.zip
 
 # Offline checks of what would be deployed: cfn-lint (no errors) and checkov (no failed checks).
@@ -96,7 +103,7 @@ infra-check: package $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
 	  -f $(PACKAGE_DIR)/sam.json -f infra/edge/waf.yaml
 
-# Needs the AWS CLI v2 and credentials for the target account (README "Deploying").
+# Needs the AWS CLI (v2, or v1 as in .venv-infra) and credentials for the target account (README "Deploying").
 deploy: package
 	$(PY) -m infra deploy --stage $(STAGE)
 
@@ -106,8 +113,12 @@ deploy-plan: package
 destroy: $(STAMP)
 	$(PY) -m infra destroy --stage $(STAGE)
 
+# The deploy plan with the real AWS CLI against moto_server on a free loopback port (README "Deploying").
+rehearse: package $(INFRA_STAMP)
+	$(PY) -m infra.rehearsal --stage $(STAGE)
+
 # Schedules: generated canaries (merged into the deployment from infra/templates/). ---------------
-SCHEDULES := $(PY) -m chalicelib.cli schedules
+SCHEDULES := $(VENV)/bin/excel-export schedules
 
 .PHONY: canaries schedules-check canary-test
 

@@ -6,17 +6,21 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, SQSEvent
 
-from chalicelib.errors import ExportServiceError
+from chalicelib.api_urls import api_base_url
+from chalicelib.errors import ExportServiceError, MethodNotAllowedError
 from chalicelib.guards import remaining_time_of
 from chalicelib.jobs import ExportJobs, history_query
 from chalicelib.observability import configure_logging
 from chalicelib.request_limits import parse_json_body
-from chalicelib.runtime import export_jobs
+from chalicelib.runtime import export_jobs, slack_app
 from chalicelib.templates import validate_report_name
+
+if TYPE_CHECKING:
+    from chalicelib.slack_app import SlackAnswer
 
 app = Chalice(app_name="excel-export")
 configure_logging(app.log)
@@ -75,7 +79,8 @@ def list_reports() -> dict[str, Any]:
 @app.route("/reports/{name}", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def describe_report(name: str) -> dict[str, Any]:
-    return jobs().describe_report(validate_report_name(name, "name"))
+    # The same field as the unknown_report answer and POST /exports: the segment names a report.
+    return jobs().describe_report(validate_report_name(name, "report"))
 
 
 @app.route("/exports", methods=["POST"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
@@ -83,7 +88,8 @@ def describe_report(name: str) -> dict[str, Any]:
 def create_export() -> Response:
     request = current_request()
     submission = jobs().submit(json_body(request), idempotency_key=request.headers.get("idempotency-key"))
-    return Response(body=submission.body, status_code=submission.status_code, headers={"Location": submission.body["status_url"]})
+    status_url = api_base_url(request.context, request.headers) + submission.body["status_url"]
+    return Response(body={**submission.body, "status_url": status_url}, status_code=submission.status_code, headers={"Location": status_url})
 
 
 @app.route("/exports", methods=["GET"], api_key_required=True, content_types=ANY_CONTENT_TYPE)
@@ -97,6 +103,58 @@ def list_exports() -> dict[str, Any]:
 @answers_errors
 def export_status(export_id: str) -> dict[str, Any]:
     return jobs().public_status(export_id)
+
+
+# Slack's two request URLs (infra/slack/app-manifest.yaml): no API key, Slack's signature instead,
+# checked before anything else (chalicelib/slack_app.py). The Slack modules load on first use.
+@app.route("/slack/commands", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@answers_errors
+def slack_command() -> Response:
+    request = current_request()
+    return slack_response(slack_app().command(request.raw_body, request.headers))
+
+
+@app.route("/slack/interactions", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@answers_errors
+def slack_interaction() -> Response:
+    request = current_request()
+    return slack_response(slack_app().interaction(request.raw_body, request.headers))
+
+
+def slack_response(answer: SlackAnswer) -> Response:
+    if answer.body is None:
+        return Response(body="", status_code=answer.status_code, headers={"Content-Type": "text/plain"})
+    return Response(body=answer.body, status_code=answer.status_code, headers={"Content-Type": "application/json"})
+
+
+# Chalice answers a method a path lacks with its own body ({"Code": "MethodNotAllowedError"}); these
+# routes make that answer ours. Registered after the real routes (the Slack ones included), so each
+# path's methods are known; a path keeps its own key rule (Slack's paths take none, Slack signs instead).
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _refuse_other_methods(path: str, view_name: str) -> None:
+    allowed = sorted(app.routes[path])
+    api_key_required = any(entry.api_key_required for entry in app.routes[path].values())
+    others = [method for method in _METHODS if method not in allowed]
+
+    def method_not_allowed(**_segments: str) -> Response:
+        method = current_request().method
+        exc = MethodNotAllowedError(f"{path} does not take {method}; allowed: {', '.join(allowed)}", field="method")
+        return Response(body={"error": exc.to_dict()}, status_code=405, headers={"Content-Type": "application/json", "Allow": ", ".join(allowed)})
+
+    app.route(path, methods=others, name=view_name, api_key_required=api_key_required, content_types=ANY_CONTENT_TYPE)(method_not_allowed)
+
+
+for _path, _name in (
+    ("/reports", "reports_other_methods"),
+    ("/reports/{name}", "report_other_methods"),
+    ("/exports", "exports_other_methods"),
+    ("/exports/{export_id}", "export_other_methods"),
+    ("/slack/commands", "slack_command_other_methods"),
+    ("/slack/interactions", "slack_interaction_other_methods"),
+):
+    _refuse_other_methods(_path, _name)
 
 
 @app.lambda_function(name="export_worker")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pymysql
+import pymysql.cursors
 
 from bench.seed import TABLE
 from chalicelib.database import open_query
@@ -44,17 +45,31 @@ def all_rows(port: int, rows: int) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-def pipeline(fmt: ExportFormat) -> Callable[[int, str, int], int]:
+def pipeline(fmt: ExportFormat, *, fast: bool = True) -> Callable[[int, str, int], int]:
     def run(rows: int, work_dir: str, port: int) -> int:
         guard = ExportGuard(work_dir, fmt.finish, GuardLimits())
         destination = (fmt, os.path.join(work_dir, f"export.{fmt.extension}"), "Orders")
-        summary, _ = stream_query_to_file(credentials(port), query(rows), QueryLimits(600, BATCH_ROWS), destination, guard=guard)
+        summary, _ = stream_query_to_file(credentials(port), query(rows), QueryLimits(600, BATCH_ROWS), destination, guard=guard, fast=fast)
+        expected = "csv" if fmt is not XLSX else "rustpy-xlsxwriter" if fast else "xlsxwriter"
+        assert summary.writer == expected, summary.writer
         return summary.row_count
 
     return run
 
 
 def fetch_floor(rows: int, _work_dir: str, port: int) -> int:
+    """The stock pymysql cursor (its decoders on), unbuffered, rows discarded: the floor the targets use."""
+    count = 0
+    connection = pymysql.connect(host="127.0.0.1", port=port, user=stack.READONLY_USER, password=stack.READONLY_PASSWORD, database=stack.DATABASE)
+    with connection, pymysql.cursors.SSCursor(connection) as cursor:
+        cursor.execute(QUERY, (rows,))
+        while batch := cursor.fetchmany(BATCH_ROWS):
+            count += len(batch)
+    return count
+
+
+def text_cursor(rows: int, _work_dir: str, port: int) -> int:
+    """The export's own cursor (chalicelib.database, decoders off: the server's text), rows discarded."""
     count = 0
     with open_query(credentials(port), query(rows), timeout_seconds=600, batch_rows=BATCH_ROWS) as result:
         for _row in result.rows:
@@ -93,28 +108,10 @@ def naive_openpyxl(rows: int, work_dir: str, port: int) -> int:
     return len(data)
 
 
-def rustpy_xlsxwriter(rows: int, work_dir: str, port: int) -> int:
-    """The faster streaming writer the issue asks about, fed from the same unbuffered cursor."""
-    from rustpy_xlsxwriter import write_worksheet  # measured only; not a dependency of the service
-
-    count = 0
-    with open_query(credentials(port), query(rows), timeout_seconds=600, batch_rows=BATCH_ROWS) as result:
-        names = [column.name for column in result.columns]
-
-        def records() -> Any:
-            nonlocal count
-            for row in result.rows:
-                count += 1
-                yield dict(zip(names, row, strict=True))
-
-        path = os.path.join(work_dir, "rustpy.xlsx")
-        write_worksheet(records(), path, sheet_name="Orders", datetime_format="yyyy-mm-dd hh:mm:ss", bold_headers=True, autofilter=True)
-    return count
-
-
 MEASUREMENTS: dict[str, Callable[[int, str, int], int]] = {
-    "rustpy_xlsxwriter": rustpy_xlsxwriter,
     "pipeline": pipeline(XLSX),
+    "pipeline_reference": pipeline(XLSX, fast=False),
+    "text_cursor": text_cursor,
     "pipeline_csv_gz": pipeline(CSV_GZ),
     "fetch_floor": fetch_floor,
     "naive_xlsxwriter": naive_xlsxwriter,

@@ -1,5 +1,6 @@
 'use strict';
-// CloudWatch Synthetics canary (browserless syn-nodejs-3.x runtime): fires one schedule's export.
+// CloudWatch Synthetics canary (browserless Node.js runtime, RUNTIME_VERSION in chalicelib/canaries.py):
+// fires one schedule's export.
 //
 // Configuration (canary environment variables, written by `schedules render`):
 //   API_URL         the export API's base URL, e.g. https://abc.execute-api.ap-northeast-2.amazonaws.com/api
@@ -150,16 +151,14 @@ function checkAnswer(statusCode, text) {
   return answer || {};
 }
 
+// The browserless runtime's module exports a *named* member (aws/cloudwatch-synthetics-sdk-nodejs,
+// packages/synthetics-core/lib/index.d.ts: `export { synthetics }`), not the functions themselves.
 function loadSynthetics() {
-  // The runtime renamed its module in syn-nodejs-3.1; the puppeteer runtimes call it Synthetics.
-  for (const name of ['@aws/synthetics-core', '@amzn/synthetics-core', 'Synthetics']) {
-    try {
-      return require(name); // eslint-disable-line global-require
-    } catch {
-      // try the next name
-    }
+  const { synthetics } = require('@aws/synthetics-core'); // eslint-disable-line global-require
+  if (!synthetics || typeof synthetics.executeHttpStep !== 'function') {
+    throw new Error('@aws/synthetics-core has no synthetics.executeHttpStep: is the canary on a browserless syn-nodejs runtime?');
   }
-  throw new Error('no Synthetics module found in this runtime');
+  return synthetics;
 }
 
 async function runCanary({ synthetics, sdk, env = process.env, now = new Date(), log = console.log } = {}) {
@@ -169,17 +168,11 @@ async function runCanary({ synthetics, sdk, env = process.env, now = new Date(),
   const apiKey = await readApiKey(env.API_KEY_SECRET, sdk || require('@aws-sdk/client-secrets-manager')); // eslint-disable-line global-require
   const options = requestOptions(env.API_URL, request, apiKey);
   let result = null;
-  const stepConfig = {
-    includeRequestHeaders: true,
-    includeResponseHeaders: true,
-    includeRequestBody: true,
-    includeResponseBody: true,
-    restrictedHeaders: ['x-api-key'], // shown as redacted in the canary's reports and HAR files
-  };
+  // Only the step options the runtime documents (StepConfiguration in index.d.ts). Nothing asks it to
+  // record request headers or bodies: its header redaction (restrictedHeaders) is not documented for
+  // this runtime and may be ignored, and the request carries the API key.
+  const stepConfig = { stepSuccessMetric: true, stepDurationMetric: true, stepsReport: true };
   const synth = synthetics || loadSynthetics();
-  if (typeof synth.getConfiguration === 'function') {
-    synth.getConfiguration().setConfig({ restrictedHeaders: ['x-api-key'] }); // also for HAR files and logs
-  }
   await synth.executeHttpStep(`export ${schedule.report}`, options, async (response) => {
     result = checkAnswer(response.statusCode, await readBody(response));
   }, stepConfig);

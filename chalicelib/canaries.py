@@ -20,7 +20,11 @@ import yaml
 
 from chalicelib.schedules import Schedule
 
-RUNTIME_VERSION = "syn-nodejs-3.1"  # browserless Node.js 20 runtime: no Chromium to start for one POST
+# The one place the canary runtime is named. Browserless (no Chromium to start for one POST), and
+# the newest the Synthetics docs list ("Runtime versions using Node.js", 2026-12: Node.js 22). The
+# syn-nodejs-3.x line runs on Node.js 20, which Lambda deprecated in 2026; Synthetics then deprecates
+# the runtime, and no canary can be created on a deprecated one.
+RUNTIME_VERSION = "syn-nodejs-5.2"
 HANDLER = "index.handler"
 RUN_TIMEOUT_SECONDS = 60  # one POST that answers at once (the API never waits for the export)
 MAX_RETRIES = 2  # Synthetics retries a failed run; the idempotency key makes that safe
@@ -64,7 +68,7 @@ def render_template(schedules: Sequence[Schedule], script: str, *, now: dt.datet
 
 # The canaries are merged into the one deployment template (infra/templates/), so they refer to
 # its resources directly: the API, the API-key secret, the export bucket and the alarm topic.
-API_URL = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${ApiStageName}"}
+API_URL = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${RestAPI.Stage}"}
 API_KEY_SECRET = {"Ref": "ApiKeySecret"}
 ALARM_TOPIC = {"Ref": "AlarmTopic"}
 

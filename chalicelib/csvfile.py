@@ -1,9 +1,10 @@
 """Writing rows to CSV (optionally gzip-compressed), for results past what a spreadsheet is good for.
 
 UTF-8 with a byte order mark, so Excel opens Korean text right; CRLF line ends and minimal quoting
-(the csv module's ``excel`` dialect). Values are converted once per column from the MySQL type
-code: dates ISO 8601, TIME as ``[-]HH:MM:SS[.ffffff]``, DECIMAL with every digit, BLOB/BINARY as
-hex or ``<N bytes>``, zero dates and NULL empty. Text that a spreadsheet would run as a formula
+(the csv module's ``excel`` dialect). The server's text is converted once per column by the
+conversion table in ``chalicelib.cells`` (the one the fast xlsx writer uses): dates ISO 8601, TIME
+as ``[-]HH:MM:SS[.ffffff]``, DECIMAL with every digit in plain notation, BLOB/BINARY as hex or
+``<N bytes>``, zero dates and NULL empty. Text that a spreadsheet would run as a formula
 (leading ``= + - @``, tab or CR) gets a leading apostrophe, the OWASP advice for CSV injection.
 A CSV holds one table, so a writer takes one sheet.
 """
@@ -11,76 +12,21 @@ A CSV holds one table, so a writer takes one sheet.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
-from pymysql.constants import FIELD_TYPE
-
-from chalicelib.database import Column
+from chalicelib.cells import FORMULA_LEADS, csv_converter, csv_text, row_converter
 from chalicelib.errors import ExportServiceError
-from chalicelib.workbook import SheetSource, SheetSummary, binary_text, time_text
+from chalicelib.workbook import SheetSource, SheetSummary
 
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
-_DATE_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE}
-_DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
-# Numbers and NULL need no conversion: the csv module writes str(number) and None as "".
-_NUMBER_TYPES = {
-    FIELD_TYPE.TINY,
-    FIELD_TYPE.SHORT,
-    FIELD_TYPE.LONG,
-    FIELD_TYPE.LONGLONG,
-    FIELD_TYPE.INT24,
-    FIELD_TYPE.YEAR,
-    FIELD_TYPE.FLOAT,
-    FIELD_TYPE.DOUBLE,
-    FIELD_TYPE.DECIMAL,
-    FIELD_TYPE.NEWDECIMAL,
-}
+__all__ = ["FORMULA_LEADS", "csv_text"]  # their home is chalicelib.cells
 
 Converter = Callable[[Any], Any]
 
 
 class CsvSheetLimitError(ExportServiceError):
     code = "csv_one_sheet"
-
-
-def csv_text(value: Any) -> str:
-    text = binary_text(value) if isinstance(value, (bytes, bytearray)) else str(value)
-    return "'" + text if text.startswith(FORMULA_LEADS) else text
-
-
-def _date_or_empty(value: Any) -> Any:
-    return value if isinstance(value, dt.date) else ""  # '0000-00-00' comes back as text
-
-
-def _time(value: Any) -> str:
-    return time_text(value) if isinstance(value, dt.timedelta) else csv_text(value)
-
-
-def _bit(value: Any) -> Any:
-    return int.from_bytes(value, "big") if isinstance(value, (bytes, bytearray)) else value
-
-
-def _binary(value: Any) -> str:
-    return binary_text(value) if isinstance(value, (bytes, bytearray)) else csv_text(value)
-
-
-def converter_for(column: Column) -> Converter | None:
-    """The conversion a column's values need before the csv module writes them (None: none)."""
-    code = column.type_code
-    if code in _NUMBER_TYPES:
-        return None
-    if code in _DATE_TYPES or code in _DATETIME_TYPES:
-        return _date_or_empty  # str(date) and str(datetime) are already ISO 8601 with microseconds
-    if code == FIELD_TYPE.TIME:
-        return _time
-    if code == FIELD_TYPE.BIT:
-        return _bit
-    if column.binary:
-        return _binary
-    return csv_text
 
 
 class CsvWriter:
@@ -92,6 +38,7 @@ class CsvWriter:
         self.sheets: list[SheetSummary] = []
         self.truncated_cells = 0  # a CSV cell has no length limit
         self.numbers_as_text = 0
+        self.engine = "csv"
 
     def __enter__(self) -> CsvWriter:
         return self
@@ -103,7 +50,11 @@ class CsvWriter:
         if self.sheets:
             raise CsvSheetLimitError("a CSV file holds one table: export this report as xlsx to get several sheets", field="format")
         self._writer.writerow([column.name for column in source.columns])
-        row_count = _write_rows(self._writer, [converter_for(column) for column in source.columns], source.rows)
+        if not source.text_rows:
+            # One conversion table (chalicelib.cells) reads the server's text: Python objects would need a second one.
+            raise ValueError("the CSV writer takes rows of the server's text, as the export's cursor hands them over")
+        converters = [csv_converter(column) for column in source.columns]
+        row_count = _write_rows(self._writer, converters, source.rows)
         summary = SheetSummary(name=source.name, row_count=row_count, sheet_names=[source.name])
         self.sheets.append(summary)
         return summary
@@ -121,17 +72,9 @@ def _open_text(path: str, *, compress: bool) -> IO[str]:
 
 
 def _write_rows(writer: Any, converters: Sequence[Converter | None], rows: Iterable[Sequence[Any]]) -> int:
-    conversions = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
+    write = writer.writerow
     row_count = 0
-    for row in rows:
+    for values in map(row_converter(converters), rows):
+        write(values)
         row_count += 1
-        if conversions:
-            values = list(row)
-            for index, convert in conversions:
-                value = values[index]
-                if value is not None:
-                    values[index] = convert(value)
-            writer.writerow(values)
-        else:
-            writer.writerow(row)
     return row_count

@@ -49,6 +49,11 @@ class UnsupportedMediaTypeError(BadRequestError):
     code = "unsupported_media_type"
 
 
+class MethodNotAllowedError(ExportServiceError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
 class ConflictError(ExportServiceError):
     status_code = 409
     code = "conflict"

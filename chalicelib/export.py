@@ -16,14 +16,15 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import EmptyResultError
 from chalicelib.formats import DEFAULT_FORMAT, ExportFormat, TableWriter, open_writer
 from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
-from chalicelib.params import resolve_parameters, to_json_params
+from chalicelib.params import resolve_parameters
+from chalicelib.presentation import display_params, display_value, file_timestamp
 from chalicelib.secrets import DatabaseCredentials, SecretStore
 from chalicelib.settings import Settings
 from chalicelib.sources import S3TemplateSource, TemplateSource
@@ -34,10 +35,12 @@ if TYPE_CHECKING:
     from chalicelib.workbook import SheetLayout, SheetSummary
 
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+_MAX_FILE_NAME = 150  # characters, extension included: well inside every file system's limit
 _PROGRESS_EVERY_ROWS = 1000
 
 # Told (sheet name, rows written to it so far) while rows stream; the command line draws progress with it.
 ProgressCallback = Callable[[str, int], None]
+WriteResult = TypeVar("WriteResult")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class WrittenFile:
     query_seconds: float
     write_seconds: float = 0.0  # streaming rows from the cursor into the file, after the queries started
     numbers_as_text: int = 0
+    writer: str = "xlsxwriter"  # the engine that wrote the file (chalicelib.formats.open_writer chooses)
 
     @property
     def row_count(self) -> int:
@@ -66,6 +70,7 @@ class ExportResult:
     upload_seconds: float = 0.0
     format: str = DEFAULT_FORMAT.name
     numbers_as_text: int = 0
+    writer: str = "xlsxwriter"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class FileSummary:
     truncated_cells: int
     numbers_as_text: int
     sheet_names: list[str]
+    writer: str = "xlsxwriter"
 
 
 def stream_sheet(
@@ -110,9 +116,11 @@ def stream_sheet(
     with run_query(connection, query, batch_rows=limits.batch_rows) as result:
         query_seconds = time.monotonic() - started
         rows: Iterable[Sequence[Any]] = rows_progress(result.rows, sheet=name, every_seconds=limits.rows_log_seconds)
-        rows = guard.watch(rows) if guard is not None else rows
+        if guard is not None:
+            guard.follow_writer(writer)
+            rows = guard.watch(rows)
         rows = rows if progress is None else _reporting(rows, name, progress)
-        summary = writer.add_sheet(SheetSource(name=name, columns=result.columns, rows=rows, layout=layout or SheetLayout()))
+        summary = writer.add_sheet(SheetSource(name=name, columns=result.columns, rows=rows, layout=layout or SheetLayout(), text_rows=True))
     return summary, query_seconds
 
 
@@ -124,33 +132,67 @@ def stream_query_to_file(
     *,
     guard: ExportGuard | None = None,
     rows_per_sheet: int | None = None,
+    fast: bool = True,
 ) -> tuple[FileSummary, float]:
-    """One query into a new file (format, path, sheet title), as the benchmark measures it."""
+    """One query into a new file (format, path, sheet title), as the benchmark measures it.
+    ``fast=False`` keeps to the XlsxWriter reference writer."""
     from chalicelib.database import read_only_session
+    from chalicelib.workbook import SheetLayout
 
     fmt, path, title = destination
-    with (
-        read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
-        open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet) as writer,
-    ):
-        sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
-    summary = FileSummary(
-        row_count=sheet.row_count, truncated_cells=writer.truncated_cells, numbers_as_text=writer.numbers_as_text, sheet_names=sheet.sheet_names
-    )
-    return summary, query_seconds
+
+    def write(use_fast: bool) -> tuple[FileSummary, float]:
+        with (
+            read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
+            open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet, layouts=[SheetLayout()], fast=use_fast) as writer,
+        ):
+            sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
+        summary = FileSummary(
+            row_count=sheet.row_count,
+            truncated_cells=writer.truncated_cells,
+            numbers_as_text=writer.numbers_as_text,
+            sheet_names=sheet.sheet_names,
+            writer=writer.engine,
+        )
+        return summary, query_seconds
+
+    return with_split_fallback(write, fast=fast)
+
+
+def with_split_fallback(write: Callable[[bool], WriteResult], *, fast: bool = True) -> WriteResult:
+    """Write with the fast writer if allowed; when a sheet outgrows Excel's row limit, write the
+    whole file again with the reference writer, which continues on further sheets.
+
+    The fast writer's sheet list is fixed before its first row (chalicelib/fastbook.py), so it
+    cannot add a continuation sheet; results that large are rare and better as csv.gz anyway.
+    """
+    from chalicelib.fastbook import SheetLimitReached
+
+    if not fast:
+        return write(False)
+    try:
+        return write(True)
+    except SheetLimitReached as exc:
+        log_event("writer_fallback", "a sheet passed the row limit: writing the file again with the reference writer", sheet=str(exc))
+        return write(False)
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
-    """A human-readable file name: title, parameter values and the creation time."""
-    values = [str(value) if not isinstance(value, list) else "+".join(map(str, value)) for value in params.values() if value is not None]
-    parts = [title, *values, created_at.strftime("%Y%m%d-%H%M")]
-    name = _UNSAFE_FILE_CHARS.sub("_", " ".join(part for part in parts if part)).strip()
-    return f"{name[:150]}.{extension}"
+    """A human-readable file name: title, parameter values and the creation time in the report's
+    zone (``created_at`` is already there), the zone named. A name too long loses its middle (the
+    end of the parameter values), never the timestamp or the extension."""
+    values = [display_value(value) for value in params.values() if value is not None]
+    head = _UNSAFE_FILE_CHARS.sub("_", " ".join(part for part in (title, *values) if part)).strip()
+    stamp = _UNSAFE_FILE_CHARS.sub("_", file_timestamp(created_at))
+    room = _MAX_FILE_NAME - len(stamp) - len(extension) - 2  # the space before the stamp, the dot
+    if len(head) > room:
+        head = head[: room - 1].rstrip() + "…"
+    return f"{head} {stamp}.{extension}" if head else f"{stamp}.{extension}"
 
 
 def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
-    shown = [f"{name}: {value}" for name, value in to_json_params(values).items() if value is not None]
-    return f"{template.title} ({', '.join(shown)})" if shown else template.title
+    shown = display_params(values)
+    return f"{template.title} ({shown})" if shown else template.title
 
 
 def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
@@ -198,11 +240,13 @@ class ExportPipeline:
     def report_zone(self, template: ReportTemplate) -> ZoneInfo:
         return ZoneInfo(template.timezone) if template.timezone else self.settings.zone
 
+    def report_today(self, template: ReportTemplate, now: dt.datetime | None = None) -> dt.date:
+        """The day relative dates (``today``, ``yesterday``) mean: today in the report's time zone."""
+        return (now or dt.datetime.now(dt.UTC)).astimezone(self.report_zone(template)).date()
+
     def resolve(self, template: ReportTemplate, supplied: Any, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """Validate and coerce parameters; relative dates are resolved in the report's time zone."""
-        now = now or dt.datetime.now(dt.UTC)
-        today = now.astimezone(self.report_zone(template)).date()
-        return resolve_parameters(template.params, supplied, today=today)
+        return resolve_parameters(template.params, supplied, today=self.report_today(template, now))
 
     def file_name(self, template: ReportTemplate, values: Mapping[str, Any], created_at: dt.datetime, fmt: ExportFormat = DEFAULT_FORMAT) -> str:
         return export_file_name(template.title, values, created_at.astimezone(self.report_zone(template)), fmt.extension)
@@ -216,10 +260,12 @@ class ExportPipeline:
         fmt: ExportFormat = DEFAULT_FORMAT,
         guard: ExportGuard | None = None,
         progress: ProgressCallback | None = None,
+        export_id: str | None = None,
     ) -> WrittenFile:
         """Stream each sheet's rows into a file at ``path``, one query after another."""
         try:
-            return self._write_sheets(template, values, path, fmt, guard, progress)
+            watchers = (guard, progress)
+            return with_split_fallback(lambda fast: self._write_sheets(template, values, path, fmt, watchers, export_id=export_id, fast=fast))
         except OSError as exc:
             if exc.errno == errno.ENOSPC:  # another writer took the space the guard counted on
                 raise TmpSpaceError("/tmp filled up while writing the file: raise ephemeral storage or use csv.gz") from None
@@ -231,11 +277,14 @@ class ExportPipeline:
         values: Mapping[str, Any],
         path: str,
         fmt: ExportFormat,
-        guard: ExportGuard | None,
-        progress: ProgressCallback | None,
+        watchers: tuple[ExportGuard | None, ProgressCallback | None],
+        *,
+        export_id: str | None,
+        fast: bool,
     ) -> WrittenFile:
         from chalicelib.database import read_only_session
 
+        guard, progress = watchers
         sheets = render_sheets(template, values)  # every query renders before the database is touched
         layout = sheet_layout(template, values)
         credentials = self.secrets.database_credentials(self.settings.db_secret_name)
@@ -245,7 +294,15 @@ class ExportPipeline:
         # One session for every sheet: one connection, and one snapshot the sheets agree on.
         with (
             read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
-            open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=self.rows_per_sheet) as writer,
+            open_writer(
+                fmt,
+                path,
+                tmp_dir=os.path.dirname(path),
+                rows_per_sheet=self.rows_per_sheet,
+                layouts=[layout] * len(sheets),
+                export_id=export_id,
+                fast=fast,
+            ) as writer,
         ):
             for sheet in sheets:
                 _summary, seconds = stream_sheet(writer, connection, sheet.query, limits, sheet.name, layout=layout, guard=guard, progress=progress)
@@ -254,6 +311,7 @@ class ExportPipeline:
             sheets=tuple(writer.sheets),
             truncated_cells=writer.truncated_cells,
             numbers_as_text=writer.numbers_as_text,
+            writer=writer.engine,
             query_seconds=query_seconds,
             write_seconds=time.monotonic() - writing_started - query_seconds,
         )
@@ -279,7 +337,7 @@ class ExportPipeline:
             guard = ExportGuard(work_dir, fmt.finish, self.guard_limits(), remaining_millis=remaining_millis)
             guard.check_start()
             path = os.path.join(work_dir, f"export.{fmt.extension}")
-            written = self.write_file(template, values, path, fmt=fmt, guard=guard, progress=progress)
+            written = self.write_file(template, values, path, fmt=fmt, guard=guard, progress=progress, export_id=export_id)
             upload_started = time.monotonic()
             stored = self.storage.upload_export(path, key, file_name=file_name, content_type=fmt.content_type)
             upload_seconds = time.monotonic() - upload_started
@@ -296,6 +354,7 @@ class ExportPipeline:
             upload_seconds=upload_seconds,
             format=fmt.name,
             numbers_as_text=written.numbers_as_text,
+            writer=written.writer,
         )
 
     def guard_limits(self) -> GuardLimits:

@@ -6,6 +6,7 @@ without knowing which file it fills. Pure apart from the writers it opens.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -13,7 +14,7 @@ from chalicelib.errors import BadRequestError, TemplateError
 from chalicelib.guards import FinishCost
 
 if TYPE_CHECKING:
-    from chalicelib.workbook import SheetSource, SheetSummary
+    from chalicelib.workbook import SheetLayout, SheetSource, SheetSummary
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ DEFAULT_FORMAT = XLSX
 
 class TableWriter(Protocol):
     sheets: list[SheetSummary]
+    engine: str  # which writer ran: xlsxwriter, rustpy-xlsxwriter or csv (the status shows it)
 
     @property
     def truncated_cells(self) -> int: ...
@@ -63,13 +65,37 @@ def choose_format(requested: Any, report_default: Any = None) -> ExportFormat:
     return DEFAULT_FORMAT
 
 
-def open_writer(fmt: ExportFormat, path: str, *, tmp_dir: str, rows_per_sheet: int | None = None) -> TableWriter:
-    """The format's writer; ``rows_per_sheet`` (None: Excel's limit) is lowered only by tests."""
-    # Imported on use: the API function only chooses a format, and XlsxWriter is a cold-start cost.
+def open_writer(
+    fmt: ExportFormat,
+    path: str,
+    *,
+    tmp_dir: str,
+    rows_per_sheet: int | None = None,
+    layouts: Sequence[SheetLayout] | None = None,
+    export_id: str | None = None,
+    fast: bool = True,
+) -> TableWriter:
+    """The format's writer; ``rows_per_sheet`` (None: Excel's limit) is lowered only by tests.
+
+    For xlsx, given the file's sheet layouts, the fast writer when it can honour them all and is
+    installed (``fast=False`` asks for the XlsxWriter reference writer, as the fallback does).
+    ``export_id`` goes into the printed footer of either xlsx writer."""
+    # Imported on use: the API function only chooses a format, and the writers are a cold-start cost.
     if fmt is XLSX:
+        if fast and layouts is not None:
+            from chalicelib.fastbook import FastWorkbookWriter, fast_writer_can_write
+
+            if fast_writer_can_write(layouts):
+                return FastWorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or _excel_rows(), export_id=export_id)
         from chalicelib.workbook import DATA_ROWS_PER_SHEET, WorkbookWriter
 
-        return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or DATA_ROWS_PER_SHEET)
+        return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or DATA_ROWS_PER_SHEET, export_id=export_id)
     from chalicelib.csvfile import CsvWriter
 
     return CsvWriter(path, compress=fmt is CSV_GZ)
+
+
+def _excel_rows() -> int:
+    from chalicelib.workbook import DATA_ROWS_PER_SHEET
+
+    return DATA_ROWS_PER_SHEET

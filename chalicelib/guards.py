@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
@@ -79,6 +80,8 @@ class ExportGuard:
         self._started = clock()
         usage = shutil.disk_usage(work_dir)
         self._free_at_start = usage.free
+        self._writer: object = None
+        self._temp_free_at_start = shutil.disk_usage(tempfile.gettempdir()).free if not _same_file_system(work_dir) else None
         available = usage.free - limits.tmp_reserve_bytes
         self._budget = min(limits.tmp_budget_bytes, available) if limits.tmp_budget_bytes else available
         # The size users can act on: the configured budget, or the whole /tmp (Lambda's ephemeral storage).
@@ -102,11 +105,31 @@ class ExportGuard:
                 self.check(count)
         self.check(count)
 
-    def check(self, rows_written: int) -> None:
+    def follow_writer(self, writer: object) -> None:
+        """A writer with a ``finish_cost`` (the fast writer) keeps its temp file open but unlinked
+        in $TMPDIR (FACTS.md): a directory walk cannot see it, so its space is measured as free
+        space lost, and finishing costs what that writer needs, not the format's default."""
+        self._writer = writer
+
+    def _writer_cost(self) -> FinishCost | None:
+        cost = getattr(self._writer, "finish_cost", None)
+        return cost if isinstance(cost, FinishCost) else None
+
+    def _used_bytes(self) -> int:
         used = directory_bytes(self._work_dir)
+        if self._writer_cost() is None:
+            return used
+        lost = self._free_at_start - shutil.disk_usage(self._work_dir).free
+        if self._temp_free_at_start is not None:
+            lost += self._temp_free_at_start - shutil.disk_usage(tempfile.gettempdir()).free
+        return max(used, lost)
+
+    def check(self, rows_written: int) -> None:
+        used = self._used_bytes()
         # Someone else filling the same /tmp (another export in a warm container) counts too.
         squeezed = shutil.disk_usage(self._work_dir).free < self._limits.tmp_reserve_bytes
-        if squeezed or used * self._cost.space_factor > self._budget:
+        cost = self._writer_cost() or self._cost
+        if squeezed or used * cost.space_factor > self._budget:
             raise TmpSpaceError(
                 f"result too large for {self._budget_label // MIB} MB /tmp: raise ephemeral storage or use csv.gz "
                 f"(stopped after {rows_written:,} rows, {used // MIB} MB written)"
@@ -115,7 +138,7 @@ class ExportGuard:
         if remaining is None:
             return
         elapsed = self._clock() - self._started
-        needed = self._limits.time_reserve_seconds + elapsed * self._cost.time_factor
+        needed = self._limits.time_reserve_seconds + elapsed * cost.time_factor
         if remaining < needed:
             raise TimeLimitError(
                 f"the export would not finish within the worker's time limit: stopped after {rows_written:,} rows "
@@ -124,6 +147,10 @@ class ExportGuard:
 
     def _remaining_seconds(self) -> float | None:
         return self._remaining_millis() / 1000 if self._remaining_millis is not None else None
+
+
+def _same_file_system(work_dir: str) -> bool:
+    return os.stat(work_dir).st_dev == os.stat(tempfile.gettempdir()).st_dev
 
 
 def directory_bytes(path: str) -> int:

@@ -50,10 +50,13 @@ from chalicelib.templates import ReportTemplate, validate_report_name
 if TYPE_CHECKING:
     from chalicelib.worker import ExportWorker
 
-EXPORT_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{10}$")
+EXPORT_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{10}")  # fullmatch; [0-9], as \d is any Unicode digit
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _HISTORY_LIMIT = 100
+# requested_by values the server sets itself from a verified request (chalicelib/slack_app.py);
+# a request body may not claim them.
+SERVER_REQUESTER_PREFIX = "slack:"
 
 PUBLIC_FIELDS = (
     "export_id",
@@ -78,11 +81,13 @@ PUBLIC_FIELDS = (
     "sheets",
     "numbers_as_text",
     "format",
+    "writer",
     "sha256",
     "attempts",
     "notified",
     "notify_error",
     "notify_skipped",
+    "notify_slack_user",
 )
 _HISTORY_FIELDS = (
     "export_id",
@@ -105,7 +110,7 @@ def new_export_id(now: dt.datetime) -> str:
 
 
 def validate_export_id(export_id: str) -> str:
-    if not EXPORT_ID.match(export_id):
+    if not EXPORT_ID.fullmatch(export_id):
         raise BadRequestError("export_id has the form YYYYMMDD-HHMMSS-<10 hex digits>", field="export_id", code="invalid_export_id")
     return export_id
 
@@ -136,6 +141,15 @@ class ThreadDispatcher:
 
 
 @dataclass(frozen=True)
+class Requester:
+    """Who asked, known by the server (a verified Slack request), and who gets the message."""
+
+    requested_by: str  # "slack:<user id> (<user name>)"
+    notify_slack_user: str | None = None  # a Slack user id: the result goes to their DM with the bot
+    slack_channel: str | None = None  # where it was asked: a channel-restricted report's buttons check it
+
+
+@dataclass(frozen=True)
 class Submission:
     """The answer to POST /exports: 202 for a queued (or already running) export, 200 from cache."""
 
@@ -162,6 +176,7 @@ class ExportRequest:
     refresh: bool
     key: str
     received_at: dt.datetime
+    requester: Requester | None = None  # set by the server for a verified Slack request
 
     @property
     def request_hash(self) -> str:
@@ -215,8 +230,11 @@ class ExportJobs:
         return self.pipeline.load_template(name).describe()
 
     # submit -----------------------------------------------------------------------------------
-    def submit(self, body: Any, *, idempotency_key: str | None = None, dispatch: bool = True) -> Submission:
-        """Answer POST /exports. The command line passes ``dispatch=False`` and runs the worker itself."""
+    def submit(self, body: Any, *, idempotency_key: str | None = None, dispatch: bool = True, requester: Requester | None = None) -> Submission:
+        """Answer POST /exports. The command line passes ``dispatch=False`` and runs the worker itself.
+
+        ``requester`` comes from the server (a verified Slack request), never from the body.
+        """
         if not isinstance(body, Mapping):
             raise BadRequestError("request body must be a JSON object", field="body")
         unknown = sorted(set(body) - _REQUEST_FIELDS)
@@ -224,7 +242,7 @@ class ExportJobs:
             raise BadRequestError(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
         idempotency_key = _idempotency_key(idempotency_key, body.get("idempotency_key"))
         try:
-            request = self.parse_request(body)
+            request = self.parse_request(body, requester)
             if idempotency_key is None:
                 return self._submit(request, dispatch)
             return self._submit_once(request, idempotency_key, dispatch)
@@ -232,7 +250,7 @@ class ExportJobs:
             log_event("submit_failed", "submit failed on storage; nothing left claimed", error_code=exc.code)
             raise RetryLaterError(f"the export could not be recorded ({exc.message}); retry the request", code=exc.code) from exc
 
-    def parse_request(self, body: Mapping[str, Any]) -> ExportRequest:
+    def parse_request(self, body: Mapping[str, Any], requester: Requester | None = None) -> ExportRequest:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
@@ -246,7 +264,8 @@ class ExportJobs:
         if not isinstance(refresh, bool):
             raise BadRequestError("refresh must be true or false", field="refresh")
         key = export_key(template.name, template.body, params, fmt.name)
-        return ExportRequest(template, fmt, params, _requested_by(body.get("requested_by", "api")), refresh, key, now)
+        requested_by = requester.requested_by if requester else _requested_by(body.get("requested_by", "api"))
+        return ExportRequest(template, fmt, params, requested_by, refresh, key, now, requester)
 
     def _submit_once(self, request: ExportRequest, idempotency_key: str, dispatch: bool) -> Submission:
         request_hash = request.request_hash
@@ -333,6 +352,7 @@ class ExportJobs:
         if finished is not None:
             record = lifecycle.serve_from(handle.record, finished.record, self.ledger.clock())
             self.ledger.commit(handle, record, "served_from_cache", same_as=finished_id)
+            self.worker.tell_joiners(record)
 
     def _abandon(self, handle: Handle) -> None:
         """A record that will never run, failed for whoever joined it (they are told to ask again)."""
@@ -342,9 +362,10 @@ class ExportJobs:
         record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
         with contextlib.suppress(StorageError, RecordChangedError):
             self.ledger.commit(handle, record, "failed", error_code="not_started")
+            self.worker.tell_joiners(record)
 
     def _queued_record(self, request: ExportRequest) -> ExportRecord:
-        template = request.template
+        template, requester = request.template, request.requester
         return ExportRecord(
             export_id=new_export_id(request.received_at),
             export_key=request.key,
@@ -357,6 +378,9 @@ class ExportJobs:
             created_at=request.received_at,
             template_sha256=self.ledger.keep_template(template.body),
             slack_channel_secret=template.options.slack_channel_secret or None,
+            timezone=self.pipeline.report_zone(template).key,  # Slack shows times in the report's zone
+            notify_slack_user=requester.notify_slack_user if requester else None,
+            slack_channel=requester.slack_channel if requester and requester.notify_slack_user else None,
         )
 
     def _dispatch(self, handle: Handle) -> Handle:
@@ -367,6 +391,7 @@ class ExportJobs:
             record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
             with contextlib.suppress(StorageError, RecordChangedError):
                 handle = self.ledger.commit(handle, record, "failed", error_code="dispatch_failed")
+                self.worker.tell_joiners(record)
             raise RetryLaterError("the export worker could not be started; retry the request", code="dispatch_failed") from exc
         return handle
 
@@ -394,11 +419,15 @@ class ExportJobs:
         return Submission(200, {**view, "cached": True, "status_url": status_url(latest.export_id)})
 
     # status and history -----------------------------------------------------------------------
-    def public_status(self, export_id: str) -> dict[str, Any]:
+    def record(self, export_id: str) -> ExportRecord:
+        """The export's record as it is now (a dead worker found here is declared lost)."""
         settled = self.ledger.settle(validate_export_id(export_id))
         if settled is None:
             raise NotFoundError(f"export {export_id!r} does not exist", field="export_id")
-        record = settled.handle.record
+        return settled.handle.record
+
+    def public_status(self, export_id: str) -> dict[str, Any]:
+        record = self.record(export_id)
         body = record.to_json()
         view = {name: body.get(name) for name in PUBLIC_FIELDS}
         if record.state is ExportState.SUCCEEDED and record.outcome is not None:
@@ -437,7 +466,7 @@ def history_query(query: Mapping[str, str]) -> tuple[str | None, int]:
         raise BadRequestError(f"unknown query parameter {unknown[0]!r}", field=unknown[0], code="unknown_field")
     report = validate_report_name(query["report"]) if "report" in query else None
     raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _HISTORY_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= _HISTORY_LIMIT:
         raise BadRequestError(f"limit must be an integer from 1 to {_HISTORY_LIMIT}", field="limit")
     return report, int(raw_limit)
 
@@ -456,6 +485,9 @@ def _accepted(export_id: str, state: str, *, deduplicated: bool = False) -> dict
 def _requested_by(value: Any) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 100 or not value.isprintable():
         raise BadRequestError("requested_by must be a string of 1-100 printable characters", field="requested_by")
+    if value.startswith(SERVER_REQUESTER_PREFIX):
+        message = f"requested_by may not start with {SERVER_REQUESTER_PREFIX!r}: the service sets it for verified Slack requests"
+        raise BadRequestError(message, field="requested_by", code="reserved_requester")
     return value
 
 
@@ -465,7 +497,7 @@ def _idempotency_key(header: str | None, field: Any) -> str | None:
     value = header if header is not None else field
     if value is None:
         return None
-    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.match(value):
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.fullmatch(value):
         name = "Idempotency-Key" if header is not None else "idempotency_key"
         raise BadRequestError("an idempotency key is 1-200 visible ASCII characters", field=name, code="invalid_idempotency_key")
     return value

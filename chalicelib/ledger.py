@@ -7,6 +7,9 @@ last success, for the cache), ``idempotency/<hash>.json`` and the history index,
 ``templates/<sha256>.json`` (the template text exports were accepted with), and the history
 index, ``history/all/<newest-first id>`` and ``history/report/<report>/<newest-first id>``, whose names
 sort newest first so ``GET /exports`` reads one short page instead of every status ever written.
+For the Slack app: ``slack/subscribers/<export id>/<user>.json`` (who joined an export from Slack
+and gets its message too) and ``slack/delivered/<export id>/<user>.json`` (a conditional create
+before each DM, so each user gets one).
 
 Every state change is a conditional replace of the version that was read: when two processes race
 (a worker finishing, a reader finding it dead), exactly one wins and the other learns it lost.
@@ -224,6 +227,21 @@ class ExportLedger:
     def newest(self, report: str | None, limit: int) -> list[str]:
         prefix = "history/all/" if report is None else f"history/report/{report}/"
         return [name[len(prefix) :].split("-", 1)[1] for name in self._state.names(prefix, limit)]
+
+    # Slack deliveries -------------------------------------------------------------------------
+    def subscribe(self, export_id: str, user_id: str) -> None:
+        self._state.put(f"slack/subscribers/{export_id}/{user_id}.json", {})
+
+    def subscribers(self, export_id: str) -> list[str]:
+        prefix = f"slack/subscribers/{export_id}/"
+        return [name[len(prefix) : -len(".json")] for name in self._state.names(prefix)]
+
+    def claim_delivery(self, export_id: str, user_id: str) -> bool:
+        """True for the one caller that may send ``user_id`` this export's message."""
+        return self._state.create(f"slack/delivered/{export_id}/{user_id}.json", {}) is not None
+
+    def was_delivered(self, export_id: str, user_id: str) -> bool:
+        return self._state.read(f"slack/delivered/{export_id}/{user_id}.json") is not None
 
     # idempotency ------------------------------------------------------------------------------
     @staticmethod

@@ -34,8 +34,6 @@ class TransitionError(ValueError):
     """A transition was asked of a record in a state it cannot leave that way (a logic error)."""
 
 
-WORKER_LOST = "worker_lost"
-
 
 def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -67,6 +65,7 @@ class Outcome:
     sha256: str = ""
     truncated_cells: int = 0
     numbers_as_text: int = 0
+    writer: str = ""  # the engine that wrote the file (chalicelib.formats.open_writer chooses)
     query_seconds: float = 0.0
     duration_seconds: float = 0.0
     rows_per_second: float = 0.0
@@ -100,9 +99,12 @@ class ExportRecord:
     notify_error: str | None = None
     notify_skipped: str | None = None
     slack_channel_secret: str | None = None
-    # Room for the Slack app (issue 16): who asked in Slack, where to tell them. Optional, unused here.
-    requested_by_slack_user: str | None = None
-    notify_target: str | None = None
+    timezone: str | None = None  # the report's zone key: Slack shows times in it (API times stay UTC)
+    # Set by the server for a verified Slack request (chalicelib/slack_app.py): the user whose DM gets
+    # the result (instead of the webhook), and the channel it was asked in (a channel-restricted
+    # report's buttons check it).
+    notify_slack_user: str | None = None
+    slack_channel: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # fields a newer version wrote; kept, not read
 
     # serialisation ------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ class ExportRecord:
             notify_error=self.notify_error,
             notify_skipped=self.notify_skipped,
         )
-        for name in ("slack_channel_secret", "requested_by_slack_user", "notify_target"):
+        for name in ("slack_channel_secret", "timezone", "notify_slack_user", "slack_channel"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
         if self.outcome is not None:
@@ -165,8 +167,9 @@ class ExportRecord:
             notify_error=body.get("notify_error"),
             notify_skipped=body.get("notify_skipped"),
             slack_channel_secret=body.get("slack_channel_secret"),
-            requested_by_slack_user=body.get("requested_by_slack_user"),
-            notify_target=body.get("notify_target"),
+            timezone=body.get("timezone"),
+            notify_slack_user=body.get("notify_slack_user"),
+            slack_channel=body.get("slack_channel"),
             extra={name: value for name, value in body.items() if name not in known},
         )
 
@@ -242,7 +245,7 @@ def serve_from(record: ExportRecord, finished: ExportRecord, now: dt.datetime) -
 def lose(record: ExportRecord, now: dt.datetime, message: str) -> ExportRecord:
     """Any unfinished state -> failed ``worker_lost``: its worker died (or Lambda gave up on it)."""
     _require(record, (ExportState.QUEUED, ExportState.RUNNING), "lose")
-    return fail(record, {"code": WORKER_LOST, "message": message, "attempts": record.attempts}, now)
+    return fail(record, {"code": "worker_lost", "message": message, "attempts": record.attempts}, now)
 
 
 def record_notification(record: ExportRecord, *, delivered: bool, error: str | None = None, skipped: str | None = None) -> ExportRecord:

@@ -9,7 +9,8 @@ whatever ``ExpiresIn`` says, so its stated expiry is capped (``PRESIGNED_MAX_SEC
 Signing uses ``rsa`` (pure Python, about 0.7 MB with ``pyasn1``) rather than ``cryptography``
 (about 16 MB with cffi, and its current wheels need a newer glibc than the python3.11 Lambda
 runtime's Amazon Linux 2). The private key is read from Secrets Manager on first use and parsed once
-per container.
+per container. ``rsa``, ``pyasn1`` and botocore's signer are imported on the first signature: a
+route that makes no link (POST /exports, GET /reports) does not pay for them on a cold start.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import rsa
-from botocore.signers import CloudFrontSigner
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.error import PyAsn1Error
 
 from chalicelib.errors import SecretError
 from chalicelib.storage import ExportStorage
+
+if TYPE_CHECKING:
+    import rsa
 
 _RSA_ENCRYPTION_OID = "1.2.840.113549.1.1.1"
 
@@ -40,6 +40,9 @@ class DownloadLink:
 def load_private_key(pem: str) -> rsa.PrivateKey:
     """An unencrypted RSA private key in PEM: PKCS#1 ("RSA PRIVATE KEY", ``openssl genrsa -traditional``)
     or PKCS#8 ("PRIVATE KEY", what OpenSSL 3 writes by default)."""
+    import rsa
+    from pyasn1.error import PyAsn1Error
+
     data = pem.strip().encode("ascii", "replace")
     try:
         if b"-----BEGIN RSA PRIVATE KEY-----" in data:
@@ -53,6 +56,8 @@ def load_private_key(pem: str) -> rsa.PrivateKey:
 
 
 def _pkcs1_from_pkcs8(der: bytes) -> bytes:
+    from pyasn1.codec.der import decoder as der_decoder
+
     # PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier, privateKey OCTET STRING (PKCS#1) }
     info, _ = der_decoder.decode(der)
     if str(info[1][0]) != _RSA_ENCRYPTION_OID:
@@ -77,10 +82,14 @@ class CloudFrontLinkSigner:
             return self._key
 
     def _rsa_sign(self, message: bytes) -> bytes:
+        import rsa
+
         # CloudFront verifies canned-policy signatures as RSA-SHA1 (PKCS#1 v1.5).
         return rsa.sign(message, self._private_key(), "SHA-1")
 
     def signed_url(self, key: str, expires_at: dt.datetime) -> str:
+        from botocore.signers import CloudFrontSigner
+
         url = f"https://{self._domain}/{quote(key)}"
         return str(CloudFrontSigner(self._key_pair_id, self._rsa_sign).generate_presigned_url(url, date_less_than=expires_at))
 

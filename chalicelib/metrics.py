@@ -19,12 +19,16 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 DEFAULT_NAMESPACE = "ExcelExport"
 _write_lock = threading.Lock()  # one whole line at a time, whichever worker thread writes
+# Lambda turns stdout into the log, so EMF lines go there; the command line's stdout is what the
+# user asked for, so it sends them to its log (stderr) instead. Looked up per line: tests swap streams.
+_STDOUT: Callable[[], TextIO] = lambda: sys.stdout  # noqa: E731
+_stream: Callable[[], TextIO] = _STDOUT
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,19 @@ def emf_record(namespace: str, dimensions: Mapping[str, str], metrics: list[Metr
     return record
 
 
+def write_to(stream: Callable[[], TextIO] | None) -> None:
+    """Where EMF lines go from now on (None: stdout, the Lambda log)."""
+    global _stream
+    _stream = stream or _STDOUT
+
+
 def emit(dimensions: Mapping[str, str], metrics: list[Metric]) -> None:
     record = emf_record(namespace(), dimensions, metrics, timestamp_ms=int(time.time() * 1000))
     line = json.dumps(record, ensure_ascii=False)
     with _write_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        stream = _stream()
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def export_succeeded(*, stage: str, report: str, rows: int, size_bytes: int, duration: float, query_time: float, write_time: float) -> None:

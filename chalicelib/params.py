@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,9 +18,14 @@ from typing import Any
 from chalicelib.errors import ParameterError
 
 SCALAR_TYPES = ("string", "integer", "decimal", "date", "datetime", "boolean")
-PARAMETER_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_RELATIVE_OFFSET = re.compile(r"^today\s*([+-])\s*(\d{1,4})\s*([dw])$")
-_LIST_SHORTHAND = re.compile(r"^list\[(\w+)\]$")
+# Patterns are used with fullmatch: "$" would also accept a trailing newline. [0-9], not \d: \d
+# matches every Unicode digit ("١٢٣", full-width), which int() and Decimal() would accept too.
+PARAMETER_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_RELATIVE_OFFSET = re.compile(r"today\s*([+-])\s*([0-9]{1,4})\s*([dw])")
+_LIST_SHORTHAND = re.compile(r"list\[([a-z]+)\]")
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+# Plain or exponent notation in ASCII digits only: Decimal() alone also takes "1_000", "١٢٣", "NaN".
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 _MAX_LIST_ITEMS = 1000
 _MAX_STRING_LENGTH = 1000
 # More values than any report declares is a mistake or an attack; refused before each is looked at.
@@ -49,6 +54,7 @@ class ParameterSpec:
     max_length: int | None = None
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    at_most: str | None = None  # another parameter this one must not exceed (a range: date_from <= date_to)
 
     @property
     def is_list(self) -> bool:
@@ -65,7 +71,7 @@ class ParameterSpec:
             info["default"] = _json_safe(self.default)
         if self.choices is not None:
             info["choices"] = [_json_safe(choice) for choice in self.choices]
-        for key in ("minimum", "maximum", "min_length", "max_length"):
+        for key in ("minimum", "maximum", "min_length", "max_length", "at_most"):
             if getattr(self, key) is not None:
                 info[key] = _json_safe(getattr(self, key))
         if self.description:
@@ -94,12 +100,13 @@ _KNOWN_KEYS = {
     "min_length",
     "max_length",
     "description",
+    "at_most",
 }
 
 
 def parse_declaration(name: str, raw: Any) -> ParameterSpec:
     """Build a ParameterSpec from one entry of the header's ``params`` mapping."""
-    if not PARAMETER_NAME.match(name):
+    if not PARAMETER_NAME.fullmatch(name):
         raise DeclarationError(f"parameter name {name!r} must match [a-z_][a-z0-9_]*")
     if isinstance(raw, str):
         raw = {"type": raw}
@@ -118,6 +125,7 @@ def parse_declaration(name: str, raw: Any) -> ParameterSpec:
         min_length=_optional_int(name, raw, "min_length"),
         max_length=_optional_int(name, raw, "max_length"),
         description=str(raw.get("description", "")),
+        at_most=_parse_at_most(name, raw.get("at_most")),
     )
     scalar = item_type or type_name
     bounds = {key: _coerce_declared(spec, scalar, raw.get(key), key) for key in ("min", "max")}
@@ -134,7 +142,7 @@ def parse_declaration(name: str, raw: Any) -> ParameterSpec:
 
 def _parse_type(name: str, raw: Mapping[str, Any]) -> tuple[str, str | None]:
     type_name = str(raw.get("type", ""))
-    shorthand = _LIST_SHORTHAND.match(type_name)
+    shorthand = _LIST_SHORTHAND.fullmatch(type_name)
     if shorthand:
         type_name, item_type = "list", shorthand.group(1)
     else:
@@ -146,6 +154,26 @@ def _parse_type(name: str, raw: Mapping[str, Any]) -> tuple[str, str | None]:
     if type_name not in SCALAR_TYPES:
         raise DeclarationError(f"parameter {name!r}: unknown type {type_name!r}; use one of {', '.join(SCALAR_TYPES)} or list[TYPE]")
     return type_name, None
+
+
+def _parse_at_most(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not PARAMETER_NAME.fullmatch(value) or value == name:
+        raise DeclarationError(f"parameter {name!r}: at_most must name another parameter, e.g. at_most: date_to")
+    return value
+
+
+def check_range(spec: ParameterSpec, specs: Mapping[str, ParameterSpec]) -> None:
+    """A declaration's ``at_most`` names a declared parameter of the same ordered scalar type."""
+    if spec.at_most is None:
+        return
+    other = specs.get(spec.at_most)
+    if other is None:
+        raise DeclarationError(f"parameter {spec.name!r}: at_most names {spec.at_most!r}, which is not declared")
+    if spec.is_list or other.is_list or spec.type != other.type or spec.type in ("string", "boolean"):
+        message = f"parameter {spec.name!r}: at_most needs two parameters of one type among integer, decimal, date, datetime"
+        raise DeclarationError(f"{message} ({spec.type_label} and {other.type_label})")
 
 
 def _parse_required(name: str, raw: Mapping[str, Any]) -> bool:
@@ -191,8 +219,7 @@ def resolve_parameters(specs: Mapping[str, ParameterSpec], supplied: Any, *, tod
         raise ParameterError(message, field="params", code="too_many_parameters")
     for name in supplied:
         if name not in specs:
-            known = ", ".join(sorted(specs)) or "none"
-            raise ParameterError(f"unknown parameter {name!r} (declared: {known})", field=f"params.{name}")
+            raise _unknown_parameter(name, specs)
     resolved: dict[str, Any] = {}
     for name, spec in specs.items():
         value = supplied.get(name)
@@ -204,7 +231,43 @@ def resolve_parameters(specs: Mapping[str, ParameterSpec], supplied: Any, *, tod
             resolved[name] = None
             continue
         resolved[name] = coerce_value(spec, value, today=today)
+    _check_order(specs, resolved)
     return resolved
+
+
+def _check_order(specs: Mapping[str, ParameterSpec], resolved: Mapping[str, Any]) -> None:
+    """A reversed range (``date_from`` after ``date_to``) would silently match nothing: refuse it."""
+    for name, spec in specs.items():
+        low, high = resolved.get(name), resolved.get(spec.at_most) if spec.at_most else None
+        if low is not None and high is not None and low > high:
+            message = f"parameter {name!r} ({_json_safe(low)}) must not be after {spec.at_most!r} ({_json_safe(high)})"
+            raise ParameterError(message, field=f"params.{name}")
+
+
+def _unknown_parameter(name: str, specs: Mapping[str, ParameterSpec]) -> ParameterError:
+    known = ", ".join(sorted(specs)) or "none"
+    return ParameterError(f"unknown parameter {name!r} (declared: {known})", field=f"params.{name}")
+
+
+def parameter_problems(specs: Mapping[str, ParameterSpec], supplied: Mapping[str, Any], *, today: dt.date) -> list[ParameterError]:
+    """Every independent mistake in the supplied values, each naming its field (``resolve_parameters``
+    stops at the first); what depends on all values (missing ones, ranges) is checked once the rest pass."""
+    problems = []
+    for name, value in supplied.items():
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(_unknown_parameter(name, specs))
+        elif value is not None:
+            try:
+                coerce_value(spec, value, today=today)
+            except ParameterError as exc:
+                problems.append(exc)
+    if not problems:
+        try:
+            resolve_parameters(specs, supplied, today=today)
+        except ParameterError as exc:
+            problems.append(exc)
+    return problems
 
 
 def coerce_value(spec: ParameterSpec, value: Any, *, today: dt.date) -> Any:
@@ -215,10 +278,16 @@ def coerce_value(spec: ParameterSpec, value: Any, *, today: dt.date) -> Any:
     return coerced
 
 
+def split_list_shorthand(value: str) -> list[str]:
+    """The one shorthand for a list, whatever its item type, in JSON, on the command line and in a
+    schedule: ``"a, b"`` is ``["a", "b"]``. An item holding a comma needs a real list."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def _coerce_list(spec: ParameterSpec, value: Any, today: dt.date) -> list[Any]:
     field_name = f"params.{spec.name}"
-    if isinstance(value, str) and spec.item_type != "string":
-        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, str):
+        value = split_list_shorthand(value)
     if not isinstance(value, list):
         raise ParameterError(f"parameter {spec.name!r} must be a list of {spec.item_type}", field=field_name)
     limit = spec.max_length if spec.max_length is not None else _MAX_LIST_ITEMS
@@ -297,7 +366,7 @@ def _integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,19}", value.strip()):
+    if isinstance(value, str) and _ASCII_INTEGER.fullmatch(value.strip()):
         return int(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
@@ -307,7 +376,7 @@ def _integer(value: Any) -> int | None:
 def _to_decimal(value: Any, _today: dt.date | None) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         return None
-    if isinstance(value, str) and len(value) > 40:
+    if isinstance(value, str) and (len(value) > 40 or not _ASCII_DECIMAL.fullmatch(value.strip())):
         return None
     try:
         result = Decimal(str(value).strip())
@@ -351,7 +420,7 @@ def _to_datetime(value: Any, today: dt.date | None) -> dt.datetime | None:
         return dt.datetime.combine(value, dt.time())
     if not isinstance(value, str) or len(value) > 40:
         return None
-    day = _to_date(value, today) if not re.search(r"\d[T ]\d", value) else None
+    day = _to_date(value, today) if not re.search(r"[0-9][T ][0-9]", value) else None
     if day is not None:
         return dt.datetime.combine(day, dt.time())
     parsed = _parse_iso_datetime(value)
@@ -362,12 +431,35 @@ def _to_datetime(value: Any, today: dt.date | None) -> dt.datetime | None:
 
 def _parse_iso_datetime(value: str) -> dt.datetime | None:
     text = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?", text):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?", text):
         return None
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def _last_month_end(today: dt.date) -> dt.date:
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
+# The grammar of relative dates: these words, and today+Nd / today-Nd / today+Nw / today-Nw
+# (_RELATIVE_OFFSET). Messages and docs are derived from it, so they cannot list fewer forms.
+_NAMED_DATES: dict[str, Callable[[dt.date], dt.date]] = {
+    "today": lambda today: today,
+    "yesterday": lambda today: today - dt.timedelta(days=1),
+    "tomorrow": lambda today: today + dt.timedelta(days=1),
+    "month_start": lambda today: today.replace(day=1),
+    "last_month_start": lambda today: _last_month_end(today).replace(day=1),
+    "last_month_end": _last_month_end,
+    "year_start": lambda today: today.replace(month=1, day=1),
+}
+_OFFSET_EXAMPLES = ("today-7d", "today+2w")
+
+
+def relative_date_forms() -> str:
+    """Every relative form the parser accepts, for messages: the named words and the offsets."""
+    return ", ".join(_NAMED_DATES) + ", or today+/-N days or weeks (" + ", ".join(_OFFSET_EXAMPLES) + ")"
 
 
 _COERCERS = {
@@ -384,7 +476,7 @@ _TYPE_DESCRIPTIONS = {
     "integer": f"an integer from {_INTEGER_RANGE[0]} to {_INTEGER_RANGE[1]}",
     "decimal": f"a decimal number of at most {_DECIMAL_DIGITS} digits",
     "boolean": "true or false",
-    "date": "a date (YYYY-MM-DD, or today, yesterday, today-7d, month_start, last_month_start, last_month_end)",
+    "date": "a date (YYYY-MM-DD, or " + relative_date_forms() + ")",
     "datetime": "a datetime (YYYY-MM-DDTHH:MM[:SS], without time zone) or a relative date",
 }
 
@@ -394,25 +486,13 @@ def _looks_relative(value: str) -> bool:
 
 
 def resolve_relative_date(value: str, today: dt.date | None) -> dt.date | None:
-    """``today``, ``yesterday``, ``tomorrow``, ``today-7d``, ``today+2w``, ``month_start``,
-    ``last_month_start``, ``last_month_end``, ``year_start``; None if not relative."""
+    """A relative date (see ``_NAMED_DATES`` and ``_RELATIVE_OFFSET``) as seen on ``today``; None if not relative."""
     if today is None:
         return None
     word = value.strip().lower()
-    month_start = today.replace(day=1)
-    last_month_end = month_start - dt.timedelta(days=1)
-    named = {
-        "today": today,
-        "yesterday": today - dt.timedelta(days=1),
-        "tomorrow": today + dt.timedelta(days=1),
-        "month_start": month_start,
-        "last_month_start": last_month_end.replace(day=1),
-        "last_month_end": last_month_end,
-        "year_start": today.replace(month=1, day=1),
-    }
-    if word in named:
-        return named[word]
-    offset = _RELATIVE_OFFSET.match(word)
+    if word in _NAMED_DATES:
+        return _NAMED_DATES[word](today)
+    offset = _RELATIVE_OFFSET.fullmatch(word)
     if offset is None:
         return None
     sign, amount, unit = offset.groups()
@@ -423,3 +503,26 @@ def resolve_relative_date(value: str, today: dt.date | None) -> dt.date | None:
 def to_json_params(values: Mapping[str, Any]) -> dict[str, Any]:
     """Coerced parameter values as JSON (dates as ISO strings, decimals as strings)."""
     return {name: _json_safe(value) for name, value in values.items()}
+
+
+def parse_param_pairs(pairs: Sequence[str], specs: Mapping[str, ParameterSpec]) -> dict[str, Any]:
+    """``name=value`` pairs (the command line's ``-p``, Slack's ``/export``); a list parameter takes
+    repeated pairs or comma-separated values. Values stay text: ``resolve_parameters`` coerces them.
+
+    A list's values are passed on as one comma-separated text: ``resolve_parameters`` splits it by the
+    same rule as a JSON request's ``"a,b"`` (``split_list_shorthand``), so pairs have no rule of their own.
+    """
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParameterError(f"{pair!r} is not NAME=VALUE", field="params")
+        spec = specs.get(name)
+        if spec is not None and spec.is_list:
+            values[name] = f"{values[name]},{value}" if name in values else value
+        elif name in values:
+            raise ParameterError(f"{name!r} is given twice", field=f"params.{name}")
+        else:
+            values[name] = value
+    return values

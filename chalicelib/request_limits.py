@@ -22,6 +22,9 @@ MAX_DEPTH = 5
 _JSON_MEDIA_TYPES = ("application/json",)
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
+_UTF8_BOM = b"\xef\xbb\xbf"
+# Python's default limit on int() of a string (sys.get_int_max_str_digits()); far above BIGINT anyway.
+_MAX_INTEGER_DIGITS = 4300
 
 
 def require_json_content_type(content_type: str | None) -> None:
@@ -51,6 +54,9 @@ def parse_json_body(raw: bytes | str | None, content_type: str | None) -> Any:
         raise PayloadTooLargeError(f"the request body is {len(data):,} bytes; at most {MAX_BODY_BYTES:,} are accepted", field="body")
     if not data.strip():
         return None
+    if data.startswith(_UTF8_BOM):
+        # Python's own message here suggests a codec ("decode using utf-8-sig"): say what to send instead.
+        raise BadRequestError("the request body starts with a byte order mark: send UTF-8 JSON without one", field="body", code="malformed_json")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -59,17 +65,45 @@ def parse_json_body(raw: bytes | str | None, content_type: str | None) -> Any:
     if depth > MAX_DEPTH:
         raise BadRequestError(f"the JSON is nested {depth:,} levels deep; at most {MAX_DEPTH} are accepted", field="body", code="too_deep")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_int=_ascii_int, object_pairs_hook=_unique_keys)
+    except DuplicateKeyError as exc:
+        raise BadRequestError(
+            f"the key {exc.key!r} appears twice in one JSON object: send each key once", field="body", code="duplicate_key"
+        ) from None
     except json.JSONDecodeError as exc:
         # The position says where; the document itself is not repeated back.
         message = f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise BadRequestError(message, field="body", code="malformed_json") from None
-    except ValueError as exc:  # NaN/Infinity (below) and integers of more than 4,300 digits
+    except ValueError as exc:  # NaN/Infinity and over-long integers (below); the text is ours, not Python's
         raise BadRequestError(f"the request body is not valid JSON: {exc}", field="body", code="malformed_json") from None
+
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse an object naming a key twice: Python keeps the last, other readers the first, so the
+    request could mean different things to the gateway, a log reader and us."""
+    body: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in body:
+            raise DuplicateKeyError(key)
+        body[key] = value
+    return body
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _ascii_int(text: str) -> int:
+    # Python's own error for a long integer advises sys.set_int_max_str_digits(); a client needs the limit.
+    if len(text.lstrip("-")) > _MAX_INTEGER_DIGITS:
+        raise ValueError(f"a number has {len(text.lstrip('-')):,} digits; at most {_MAX_INTEGER_DIGITS:,} are accepted")
+    return int(text)
 
 
 def nesting_depth(text: str) -> int:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from chalicelib import aws
+from chalicelib.errors import NotFoundError
 from chalicelib.export import ExportPipeline
 from chalicelib.jobs import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, ThreadDispatcher
 from chalicelib.ledger import ExportLedger
@@ -17,11 +19,14 @@ from chalicelib.lifecycle import StaleWindows
 from chalicelib.links import CloudFrontLinkSigner, LinkMaker
 from chalicelib.records import S3RecordStore
 from chalicelib.retry import RetryPolicy
-from chalicelib.secrets import SecretStore
+from chalicelib.secrets import SecretStore, SlackAppCredentials
 from chalicelib.settings import Settings, get_settings
 from chalicelib.sources import TemplateSource
 from chalicelib.storage import ExportStorage
 from chalicelib.worker import ExportWorker, SlackNotifier
+
+if TYPE_CHECKING:
+    from chalicelib.slack_app import SlackApp
 
 
 def build_storage(settings: Settings) -> ExportStorage:
@@ -77,9 +82,35 @@ def build_jobs(settings: Settings, *, templates: TemplateSource | None = None, l
     dispatcher: Dispatcher = ThreadDispatcher(worker.run)
     if settings.dispatch_mode == "lambda":
         dispatcher = LambdaDispatcher(aws.client("lambda"), settings.worker_function_name)
-    return ExportJobs(pipeline, links, ledger, policy, dispatcher, worker)
+    jobs = ExportJobs(pipeline, links, ledger, policy, dispatcher, worker)
+    if settings.slack_app_secret_name:
+        # The worker tells a Slack requester (and whoever joined) in their DMs, not the webhook.
+        worker.message_hook = build_slack_app(settings, jobs, secrets).deliver
+    return jobs
+
+
+def build_slack_app(settings: Settings, jobs: ExportJobs, secrets: SecretStore) -> SlackApp:
+    """The /export app over the same jobs; its modules load only where the Slack app is configured."""
+    from chalicelib.slack_app import SlackApp  # on use: keeps `import app` as light as before
+    from chalicelib.slack_web import SlackWebApi
+
+    def credentials() -> SlackAppCredentials:
+        return secrets.slack_app_credentials(settings.slack_app_secret_name)
+
+    web = SlackWebApi(lambda: credentials().bot_token, settings.slack_api_url, jobs.policy.retry)
+    return SlackApp(jobs, settings.slack_team_id, credentials, web)
 
 
 @lru_cache(maxsize=1)
 def export_jobs() -> ExportJobs:
     return build_jobs(get_settings())
+
+
+@lru_cache(maxsize=1)
+def slack_app() -> SlackApp:
+    """The Slack app of this container's service; NotFoundError where none is configured."""
+    settings = get_settings()
+    if not settings.slack_app_secret_name:
+        raise NotFoundError("the Slack app is not configured on this stage (SLACK_APP_SECRET_NAME)", code="slack_app_disabled")
+    jobs = export_jobs()
+    return build_slack_app(settings, jobs, jobs.pipeline.secrets)

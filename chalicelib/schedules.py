@@ -24,15 +24,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from chalicelib.cron import CronError, LocalCron, UtcCron, parse_cron, to_utc
-from chalicelib.errors import ParameterError
-from chalicelib.params import resolve_parameters, resolve_relative_date
+from chalicelib.params import parameter_problems, resolve_relative_date
 from chalicelib.templates import ReportTemplate
 
 # Synthetics canary names are at most 21 characters of [0-9a-z_-]; the schedule name is the canary name.
-SCHEDULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,20}$")
-_REPORT_NAME = re.compile(r"^[a-z0-9_-]+$")
-_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+# Used with fullmatch: "$" would accept a trailing newline.
+SCHEDULE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,20}")
+_REPORT_NAME = re.compile(r"[a-z0-9_-]+")
 _FIELDS = ("name", "report", "params", "cron", "timezone", "enabled", "slack_channel_secret")
+# Refused rather than ignored: the API routes a report's Slack message by the report header's
+# slack_channel_secret and lets no request name a secret the worker then reads.
+_SLACK_ROUTING_REFUSED = (
+    "a schedule cannot choose the Slack channel: the API lets no request name a secret; "
+    "set slack_channel_secret in the report's header (README, 'Writing a report') and remove it here"
+)
 _REQUIRED = ("name", "report", "cron", "timezone")
 # A canary may start a little before its minute; a firing this close ahead counts as now.
 EARLY_START = dt.timedelta(minutes=2)
@@ -71,8 +76,12 @@ class Schedule:
     timezone: str
     params: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool = True
-    slack_channel_secret: str | None = None
     line: int | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)  # each field's line, for messages
+
+    @property
+    def parameters(self) -> ScheduleParameters:
+        return ScheduleParameters(self.name, self.report, self.params, self.line, self.lines)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -97,37 +106,68 @@ class Schedule:
 
 
 # loading -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScheduleParameters:
+    """What the parameter check needs of one schedule item, read even when its other fields are wrong,
+    so one run of ``schedules check`` reports every mistake of the file."""
+
+    schedule: str
+    report: str
+    params: Mapping[str, Any]
+    line: int | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)  # "report", "params", "params.<name>" -> line
+
+
+@dataclass
+class ReadSchedules:
+    schedules: list[Schedule]
+    problems: list[ScheduleProblem]
+    parameters: list[ScheduleParameters]
+
+
 def load_schedules(text: str, file: str, *, now: dt.datetime) -> list[Schedule]:
     """Parse and validate a schedules file; ScheduleFileError lists every problem found."""
+    read = read_schedules(text, file, now=now)
+    if read.problems:
+        raise ScheduleFileError(read.problems)
+    return read.schedules
+
+
+def read_schedules(text: str, file: str, *, now: dt.datetime) -> ReadSchedules:
+    """Every valid schedule, every problem (each at its field's line) and every item's parameters."""
     try:
         document = yaml.safe_load(text)
         lines = _line_numbers(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ScheduleFileError([ScheduleProblem(file, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line)]) from None
+        return ReadSchedules([], [ScheduleProblem(file, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line)], [])
     if not isinstance(document, Mapping) or not isinstance(document.get("schedules"), list):
-        raise ScheduleFileError([ScheduleProblem(file, "the file must be a mapping with a 'schedules:' list", line=1)])
+        return ReadSchedules([], [ScheduleProblem(file, "the file must be a mapping with a 'schedules:' list", line=1)], [])
     unknown = sorted(set(document) - {"schedules"})
-    problems = [ScheduleProblem(file, f"unknown top-level key {key!r}; only 'schedules' is allowed", line=1) for key in unknown]
-    schedules, seen = [], set()
+    read = ReadSchedules([], [ScheduleProblem(file, f"unknown top-level key {key!r}; only 'schedules' is allowed", line=1) for key in unknown], [])
+    seen: set[str] = set()
     for index, raw in enumerate(document["schedules"]):
         item_lines = lines[index] if index < len(lines) else (None, {})
-        schedule, found = _parse_schedule(raw, index, file, item_lines, now)
-        problems.extend(found)
-        if schedule is None:
-            continue
-        if schedule.name in seen:
-            problems.append(ScheduleProblem(file, "the name is used by an earlier schedule", schedule.name, "name", schedule.line))
-        seen.add(schedule.name)
-        schedules.append(schedule)
-    if problems:
-        raise ScheduleFileError(problems)
-    return schedules
+        schedule, found, parameters = _parse_schedule(raw, index, file, item_lines, now)
+        read.problems.extend(found)
+        if parameters is not None:
+            read.parameters.append(parameters)
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        if isinstance(name, str) and name in seen:
+            line = item_lines[1].get("name", item_lines[0] or 0) or None
+            read.problems.append(ScheduleProblem(file, "the name is used by an earlier schedule", name, "name", line))
+        if isinstance(name, str):
+            seen.add(name)
+        if schedule is not None:
+            read.schedules.append(schedule)
+    read.problems.sort(key=lambda problem: problem.line or 0)
+    return read
 
 
 def _line_numbers(text: str) -> list[tuple[int | None, dict[str, int]]]:
-    """For each schedule item: its first line and the line of each of its keys (for messages)."""
+    """For each schedule item: its first line and the line of each of its keys, and of each
+    parameter as ``params.<name>`` (messages point at the field, not at the item)."""
     root = yaml.compose(text)
     found: list[tuple[int | None, dict[str, int]]] = []
     if not isinstance(root, yaml.MappingNode):
@@ -135,17 +175,23 @@ def _line_numbers(text: str) -> list[tuple[int | None, dict[str, int]]]:
     for key, value in root.value:
         if key.value == "schedules" and isinstance(value, yaml.SequenceNode):
             for item in value.value:
-                keys = {k.value: k.start_mark.line + 1 for k, _ in item.value} if isinstance(item, yaml.MappingNode) else {}
+                keys: dict[str, int] = {}
+                if isinstance(item, yaml.MappingNode):
+                    for item_key, item_value in item.value:
+                        keys[str(item_key.value)] = item_key.start_mark.line + 1
+                        if item_key.value == "params" and isinstance(item_value, yaml.MappingNode):
+                            keys.update({f"params.{k.value}": k.start_mark.line + 1 for k, _ in item_value.value})
                 found.append((item.start_mark.line + 1, keys))
     return found
 
 
 def _parse_schedule(
     raw: Any, index: int, file: str, lines: tuple[int | None, dict[str, int]], now: dt.datetime
-) -> tuple[Schedule | None, list[ScheduleProblem]]:
+) -> tuple[Schedule | None, list[ScheduleProblem], ScheduleParameters | None]:
+    """The schedule (None when anything is wrong), every problem of the item, and its parameters."""
     item_line, key_lines = lines
     if not isinstance(raw, Mapping):
-        return None, [ScheduleProblem(file, f"schedule #{index + 1} must be a mapping with name, report, cron, timezone", line=item_line)]
+        return None, [ScheduleProblem(file, f"schedule #{index + 1} must be a mapping with name, report, cron, timezone", line=item_line)], None
     name = raw.get("name") if isinstance(raw.get("name"), str) else None
     label = name or f"#{index + 1}"
 
@@ -153,34 +199,38 @@ def _parse_schedule(
         return ScheduleProblem(file, message, label, field_name, key_lines.get(field_name or "", item_line))
 
     problems = [problem(key, f"unknown field; allowed: {', '.join(_FIELDS)}") for key in raw if key not in _FIELDS]
-    problems += [problem(key, "is required") for key in _REQUIRED if raw.get(key) in (None, "")]
-    if problems:
-        return None, problems
+    missing = [key for key in _REQUIRED if raw.get(key) in (None, "")]
+    problems += [problem(key, "is required") for key in missing]
     problems += _check_name_and_report(raw, problem)
-    cron, zone_problem = _parse_cron_and_zone(raw, problem, now)
-    problems += zone_problem
+    cron, zone_problems = _parse_cron_and_zone(raw, problem, now)
+    problems += zone_problems
     params = raw.get("params") or {}
     if not isinstance(params, Mapping) or not all(isinstance(key, str) for key in params):
         problems.append(problem("params", "must be a mapping of parameter names to values"))
+        params = None
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         problems.append(problem("enabled", "must be true or false"))
-    secret = raw.get("slack_channel_secret")
-    if secret is not None and (not isinstance(secret, str) or not _SECRET_NAME.match(secret)):
-        problems.append(problem("slack_channel_secret", "must be a Secrets Manager secret name"))
-    if problems or cron is None:
-        return None, problems
+    if "slack_channel_secret" in raw:
+        problems.append(problem("slack_channel_secret", _SLACK_ROUTING_REFUSED))
+    report = raw.get("report")
+    parameters = None
+    if params is not None and isinstance(report, str) and _REPORT_NAME.fullmatch(report):
+        plain = {key: _plain(value) for key, value in params.items()}
+        parameters = ScheduleParameters(label, report, plain, item_line, key_lines)
+    if problems or cron is None or parameters is None:
+        return None, problems, parameters
     schedule = Schedule(
         name=str(raw["name"]),
         report=str(raw["report"]),
         cron=cron,
         timezone=str(raw["timezone"]),
-        params={name: _plain(value) for name, value in params.items()},
+        params=parameters.params,
         enabled=enabled,
-        slack_channel_secret=secret,
         line=item_line,
+        lines=key_lines,
     )
-    return schedule, []
+    return schedule, [], parameters
 
 
 def _plain(value: Any) -> Any:
@@ -194,22 +244,28 @@ def _plain(value: Any) -> Any:
 
 def _check_name_and_report(raw: Mapping[str, Any], problem: Any) -> list[ScheduleProblem]:
     problems = []
-    if not isinstance(raw["name"], str) or not SCHEDULE_NAME.match(raw["name"]):
+    if raw.get("name") not in (None, "") and (not isinstance(raw["name"], str) or not SCHEDULE_NAME.fullmatch(raw["name"])):
         problems.append(problem("name", "must be 1-21 characters of a-z, 0-9, '-' and '_' starting with a letter or digit (it names the canary)"))
-    if not isinstance(raw["report"], str) or not _REPORT_NAME.match(raw["report"]):
+    if raw.get("report") not in (None, "") and (not isinstance(raw["report"], str) or not _REPORT_NAME.fullmatch(raw["report"])):
         problems.append(problem("report", "must be a report name ([a-z0-9_-]+)"))
     return problems
 
 
 def _parse_cron_and_zone(raw: Mapping[str, Any], problem: Any, now: dt.datetime) -> tuple[LocalCron | None, list[ScheduleProblem]]:
-    try:
-        zone = ZoneInfo(str(raw["timezone"]))
-    except (ZoneInfoNotFoundError, ValueError):
-        return None, [problem("timezone", f"unknown time zone {raw['timezone']!r}; use an IANA name such as Asia/Seoul or UTC")]
-    try:
-        cron = parse_cron(raw["cron"])
-    except CronError as exc:
-        return None, [problem("cron", str(exc))]
+    """The cron and the zone are each checked on their own; the UTC conversion needs both."""
+    zone, cron, problems = None, None, []
+    if raw.get("timezone") not in (None, ""):
+        try:
+            zone = ZoneInfo(str(raw["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(problem("timezone", f"unknown time zone {raw['timezone']!r}; use an IANA name such as Asia/Seoul or UTC"))
+    if raw.get("cron") not in (None, ""):
+        try:
+            cron = parse_cron(raw["cron"])
+        except CronError as exc:
+            problems.append(problem("cron", str(exc)))
+    if zone is None or cron is None:
+        return None, problems
     if len(cron.times_of_day) > MAX_RUNS_PER_DAY:
         return None, [problem("cron", f"fires {len(cron.times_of_day)} times a day; a schedule may fire at most {MAX_RUNS_PER_DAY} times a day")]
     try:
@@ -220,26 +276,34 @@ def _parse_cron_and_zone(raw: Mapping[str, Any], problem: Any, now: dt.datetime)
 
 
 # checking against the report templates -------------------------------------------------------
-def check_parameters(schedules: Sequence[Schedule], templates: Mapping[str, ReportTemplate], file: str) -> list[ScheduleProblem]:
-    """Each schedule names a known report and its parameters pass that report's declarations."""
+def check_parameters(schedules: Sequence[Schedule | ScheduleParameters], templates: Mapping[str, ReportTemplate], file: str) -> list[ScheduleProblem]:
+    """Each schedule names a known report and each of its parameters passes that report's
+    declarations; every mistake is reported, at the line of the field it is about."""
     problems = []
     sample_day = dt.date(2026, 1, 15)  # any date: only types and declarations are checked here
-    for schedule in schedules:
-        template = templates.get(schedule.report)
+    for item in schedules:
+        entry = item.parameters if isinstance(item, Schedule) else item
+
+        def problem(field_name: str, message: str, entry: ScheduleParameters = entry) -> ScheduleProblem:
+            line = entry.lines.get(field_name) or entry.lines.get(field_name.split(".")[0]) or entry.line
+            return ScheduleProblem(file, message, entry.schedule, field_name, line)
+
+        template = templates.get(entry.report)
         if template is None:
             known = ", ".join(sorted(templates)) or "none"
-            problems.append(ScheduleProblem(file, f"unknown report {schedule.report!r} (known: {known})", schedule.name, "report", schedule.line))
+            problems.append(problem("report", f"unknown report {entry.report!r} (known: {known})"))
             continue
-        for name, value in schedule.params.items():
+        dated = []
+        for name, value in entry.params.items():
             spec = template.params.get(name)
             textual = spec is not None and (spec.type == "string" or spec.item_type == "string")
             if textual and any(resolve_relative_date(str(item), sample_day) for item in _items(value)):
+                dated.append(name)
                 message = f"{value!r} would be sent as a date, but {name!r} is a {spec.type_label if spec else ''} parameter"
-                problems.append(ScheduleProblem(file, message, schedule.name, f"params.{name}", schedule.line))
-        try:
-            resolve_parameters(template.params, resolve_params(schedule.params, sample_day), today=sample_day)
-        except ParameterError as exc:
-            problems.append(ScheduleProblem(file, exc.message, schedule.name, exc.field or "params", schedule.line))
+                problems.append(problem(f"params.{name}", message))
+        values = {name: value for name, value in resolve_params(entry.params, sample_day).items() if name not in dated}
+        for exc in parameter_problems(template.params, values, today=sample_day):
+            problems.append(problem(exc.field or "params", exc.message))
     return problems
 
 

@@ -20,6 +20,7 @@ from chalicelib.observability import register_secret
 logger = logging.getLogger(__name__)
 
 # Fields of a JSON secret whose values are secret themselves (host, port and user names are not).
+_PLACEHOLDER = "FILL-ME"  # what the deployment template writes into a secret the owner fills in
 _SENSITIVE_FIELDS = ("password", "url", "token", "secret", "key")
 
 
@@ -30,6 +31,12 @@ class DatabaseCredentials:
     user: str
     database: str
     password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SlackAppCredentials:
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
 
 
 class SecretStore:
@@ -91,6 +98,15 @@ class SecretStore:
         if not url.startswith(("https://", "http://")):
             raise SecretError(f"secret {name!r} does not hold a webhook URL")
         return url
+
+    def slack_app_credentials(self, name: str) -> SlackAppCredentials:
+        """The Slack app's secret: {"bot_token": "xoxb-...", "signing_secret": "..."} (README "Slack app")."""
+        secret = self._json(name)
+        token, signing_secret = str(secret.get("bot_token") or ""), str(secret.get("signing_secret") or "")
+        if not token.startswith("xoxb-") or signing_secret in ("", _PLACEHOLDER):
+            message = f"secret {name!r} lacks a bot_token (xoxb-...) or a signing_secret (still the placeholder?)"
+            raise SecretError(message, code="slack_app_secret_invalid")
+        return SlackAppCredentials(bot_token=token, signing_secret=signing_secret)
 
     def signing_key_pem(self, name: str) -> str:
         """The CloudFront signing key: a PEM private key stored as the secret's plain string."""

@@ -46,6 +46,10 @@ class Settings:
     retention_days: int
     rows_log_seconds: int  # how often a running export logs rows so far and rows/s
     tmp_budget_mb: int  # 0: as much of /tmp as is free (Lambda's ephemeral storage)
+    # The Slack app (/export): a secret with the bot token and signing secret; "" turns the app off.
+    slack_app_secret_name: str = ""
+    slack_team_id: str = ""  # the one workspace whose requests are served
+    slack_api_url: str = "https://slack.com/api/"  # the Web API's base URL (the local stand-in's in devstack)
 
     @property
     def worker_function_name(self) -> str:
@@ -96,6 +100,9 @@ class Settings:
             retention_days=reader.integer("EXPORT_RETENTION_DAYS", 30, 1, 3650),
             rows_log_seconds=reader.integer("ROWS_LOG_SECONDS", 10, 1, 3600),
             tmp_budget_mb=reader.integer("TMP_BUDGET_MB", 0, 0, 10_240),
+            slack_app_secret_name=reader.text("SLACK_APP_SECRET_NAME", ""),
+            slack_team_id=reader.text("SLACK_TEAM_ID", ""),
+            slack_api_url=reader.text("SLACK_API_URL", "https://slack.com/api/"),
         )
         if settings.cloudfront_domain and not (settings.cloudfront_key_pair_id and settings.cloudfront_key_secret_name):
             # The distribution only serves signed URLs (trusted key group): an unsigned link would be a 403.

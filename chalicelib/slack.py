@@ -1,21 +1,25 @@
 """Slack messages: Block Kit payloads built from export results (pure), and webhook delivery.
 
 Everything taken from a request is escaped for Slack mrkdwn (``&``, ``<``, ``>``) so a parameter
-can neither mention ``<!channel>`` nor forge a link, and every mrkdwn text is ``verbatim``: Slack
-then does not turn a bare ``@channel``, ``#channel`` or URL in a value into a mention or a link
-either. The webhook URL is a secret: it never appears in errors or logs.
+can neither mention ``<!channel>`` nor forge a link, its formatting characters are neutralised
+(``value_text``), and every mrkdwn text is ``verbatim``: Slack then does not turn a bare
+``@channel``, ``#channel`` or URL in a value into a mention or a link either. The facts (rows,
+size, time, notes) come first; the parameters come last and alone are clipped to the section's
+3,000 characters. The webhook URL is a secret: it never appears in errors or logs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
-import urllib.error
-import urllib.request
+import re
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.errors import DeliveryError
+from chalicelib.presentation import display_params, display_time
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +30,25 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# mrkdwn has no escape for its formatting characters, and `verbatim` only stops links and mentions:
+# a value holding *bold*, _italic_, ~strike~ or `code` would restyle the message. Their full-width
+# twins read the same and format nothing. Slack only formats at word boundaries, so `date_from`
+# keeps its underscore; a backtick opens code anywhere.
+_MRKDWN_TWINS = {"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"}
+_MRKDWN_MARK = re.compile(r"`|(?<!\w)[*_~]|[*_~](?!\w)")
+
+
+def value_text(text: str) -> str:
+    """Text from a request or a result, safe inside mrkdwn: no link, mention or formatting."""
+    return _MRKDWN_MARK.sub(lambda mark: _MRKDWN_TWINS[mark.group(0)], escape(text))
+
+
 def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+def clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+    """Text cut to ``limit`` characters with an ellipsis (Slack refuses longer fields)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -44,14 +62,8 @@ def human_size(size_bytes: int) -> str:
 
 
 def format_params(params: Mapping[str, Any]) -> str:
-    shown = [f"{name}={_param_text(value)}" for name, value in params.items() if value is not None]
-    return ", ".join(shown) if shown else "(none)"
-
-
-def _param_text(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(str(item) for item in value) + "]"
-    return str(value)
+    """The people-facing form of parameter values (presentation.py), shared with the title row and file name."""
+    return display_params(params) or "(none)"
 
 
 def rows_text(status: Mapping[str, Any]) -> str:
@@ -60,16 +72,31 @@ def rows_text(status: Mapping[str, Any]) -> str:
     sheets = status.get("sheets") or []
     if len(sheets) < 2:
         return f"{rows:,}"
-    parts = ", ".join(f"{escape(str(sheet.get('name')))}: {int(sheet.get('row_count') or 0):,}" for sheet in sheets)
+    parts = ", ".join(f"{value_text(str(sheet.get('name')))}: {int(sheet.get('row_count') or 0):,}" for sheet in sheets)
     return f"{rows:,} ({parts})"
+
+
+def _with_parameters(facts: str, params: Mapping[str, Any]) -> str:
+    """The facts whole, then the parameters last, clipped alone to what the section has left."""
+    label = "\n*Parameters:* "
+    room = _SECTION_LIMIT - len(facts) - len(label)
+    return facts + label + clip(value_text(format_params(params)), max(room, 1))
+
+
+def _expiry_text(expires_at: str, status: Mapping[str, Any]) -> str:
+    """The link's expiry in the report's zone, the zone named (the API keeps ISO UTC)."""
+    try:
+        moment = dt.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+        zone = ZoneInfo(str(status.get("timezone") or "UTC"))
+    except (ValueError, ZoneInfoNotFoundError):
+        return expires_at
+    return display_time(moment, zone) if moment.tzinfo else expires_at
 
 
 def success_message(status: Mapping[str, Any], *, download_url: str, expires_at: str) -> dict[str, Any]:
     title = escape(str(status.get("title") or status["report"]))
-    params = escape(format_params(status.get("params") or {}))
     rows = int(status.get("row_count") or 0)
     facts = (
-        f"*Parameters:* {params}\n"
         f"*Rows:* {rows_text(status)}   *Size:* {human_size(int(status.get('size_bytes') or 0))}"
         f"   *Took:* {float(status.get('duration_seconds') or 0):.1f} s"
     )
@@ -77,15 +104,15 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
         facts += "\nThe query returned *0 rows* for these parameters: the file holds only the column headers."
     facts += "".join(f"\n{note}" for note in result_notes(status))
     split = ", split over several sheets" if _continued(status) else ""
-    file_name = escape(str(status.get("file_name") or "the file"))
+    file_name = value_text(str(status.get("file_name") or "the file"))
     return {
-        "text": _clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'}{split})"),
+        "text": clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'}{split})"),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
-            {"type": "section", "text": _mrkdwn(_clip(facts))},
+            {"type": "header", "text": {"type": "plain_text", "text": clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
+            {"type": "section", "text": _mrkdwn(_with_parameters(facts, status.get("params") or {}))},
             {
                 "type": "section",
-                "text": _mrkdwn(_clip(f"*{file_name}*\nThe link expires {expires_at}.")),
+                "text": _mrkdwn(clip(f"*{file_name}*\nThe link expires {_expiry_text(expires_at, status)}.")),
                 # A button carries the URL verbatim: no mrkdwn escaping can mangle a signed query string.
                 "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Download"}, "url": download_url, "action_id": "download"},
             },
@@ -108,7 +135,7 @@ def result_notes(status: Mapping[str, Any]) -> list[str]:
     notes = []
     continued = _continued(status)
     if continued:
-        names = escape(", ".join(continued[:5]) + (", …" if len(continued) > 5 else ""))
+        names = value_text(", ".join(continued[:5]) + (", …" if len(continued) > 5 else ""))
         notes.append(f"*Split:* the result is longer than one Excel sheet holds, so it continues on further sheets: {names}.")
     truncated = int(status.get("truncated_cells") or 0)
     if truncated:
@@ -122,16 +149,15 @@ def result_notes(status: Mapping[str, Any]) -> list[str]:
 def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
     title = escape(str(status.get("title") or status["report"]))
     error = status.get("error") or {}
-    summary = escape(str(error.get("message") or "unknown error"))
-    code = escape(str(error.get("code") or "error"))
-    params = escape(format_params(status.get("params") or {}))
+    summary = value_text(str(error.get("message") or "unknown error"))
+    code = escape(str(error.get("code") or "error"))  # ours, shown as code: no formatting applies inside
     return {
-        "text": _clip(f"Export failed: {title}: {summary}"),
+        "text": clip(f"Export failed: {title}: {escape(str(error.get('message') or 'unknown error'))}"),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export failed: {status.get('title') or status['report']}", 150)}},
+            {"type": "header", "text": {"type": "plain_text", "text": clip(f"Export failed: {status.get('title') or status['report']}", 150)}},
             {
                 "type": "section",
-                "text": _mrkdwn(_clip(f"*Parameters:* {params}\n*Error:* `{code}` {summary}")),
+                "text": _mrkdwn(_with_parameters(clip(f"*Error:* `{code}` {summary}", _SECTION_LIMIT // 2), status.get("params") or {})),
             },
             {"type": "context", "elements": [_mrkdwn(f"export `{escape(str(status['export_id']))}`")]},
         ],
@@ -140,6 +166,10 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
 
 def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> None:
     """POST one message; raise DeliveryError (transient for 429/5xx/network) on failure."""
+    # Imported here: only the worker posts, and urllib.request is a measurable part of the API's cold start.
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     logger.debug("posting a Slack message", extra={"payload_bytes": len(data)})  # never the URL: it is the secret
     request = urllib.request.Request(webhook_url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})  # noqa: S310
@@ -149,7 +179,7 @@ def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float
             response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read(200).decode("utf-8", "replace").strip()
-        retry_after = _retry_after(exc.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(exc.headers.get("Retry-After"))
         transient = exc.code == 429 or exc.code >= 500
         raise DeliveryError(f"Slack answered {exc.code} {body}".strip(), transient=transient, retry_after=retry_after) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -157,7 +187,8 @@ def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float
         raise DeliveryError(f"Slack could not be reached ({type(reason).__name__})", transient=True) from None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header's seconds (the webhook's and the Web API's 429 answers); None if absent or not a number."""
     try:
         return float(value) if value else None
     except ValueError:

@@ -11,20 +11,27 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from boto3.exceptions import S3UploadFailedError
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import NotFoundError, StorageError, TemplateError
 
-# The transfer manager uploads parts in threads, each holding one part in memory. At 1-2 GB a
-# Lambda has one or two vCPUs and up to ~100 MB/s to S3 per connection: four 16 MB parts in flight
-# fill the pipe while adding at most ~64 MB to the flat memory of the export, and a 1 GB file stays
-# far below S3's 10,000-part limit. Smaller files go up in one PUT.
-UPLOAD_CONFIG = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4, use_threads=True)
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
+
+
+def upload_config() -> TransferConfig:
+    """The transfer manager uploads parts in threads, each holding one part in memory. At 1-2 GB a
+    Lambda has one or two vCPUs and up to ~100 MB/s to S3 per connection: four 16 MB parts in flight
+    fill the pipe while adding at most ~64 MB to the flat memory of the export, and a 1 GB file stays
+    far below S3's 10,000-part limit. Smaller files go up in one PUT."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4, use_threads=True)
+
+
 _HASH_CHUNK = 1024 * 1024
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
@@ -58,7 +65,7 @@ class ExportStorage:
         exports_prefix: str,
         status_prefix: str,
         state_prefix: str = "state/",
-        upload_config: TransferConfig = UPLOAD_CONFIG,
+        upload_config: TransferConfig | None = None,
     ) -> None:
         self._s3 = s3_client
         self._upload_config = upload_config
@@ -110,8 +117,14 @@ class ExportStorage:
             # S3 verifies every part against its own checksum before it assembles the object.
             "ChecksumAlgorithm": "SHA256",
         }
+        # The transfer manager (boto3's, imported here: only the worker and the CLI upload) is what
+        # boto3's injected ``client.upload_file`` runs (boto3/s3/inject.py); the client is botocore's.
+        from boto3.exceptions import S3UploadFailedError
+        from boto3.s3.transfer import S3Transfer
+
         try:
-            self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra, Config=self._upload_config)
+            with S3Transfer(self._s3, self._upload_config or upload_config()) as transfer:
+                transfer.upload_file(path, self.bucket, key, extra_args=extra)
             head = self._s3.head_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise StorageError(f"upload of the export file failed ({_describe(exc)})") from None
@@ -122,7 +135,10 @@ class ExportStorage:
 
     def download_export(self, key: str, path: str) -> None:
         try:
-            self._s3.download_file(self.bucket, key, path)
+            from boto3.s3.transfer import S3Transfer
+
+            with S3Transfer(self._s3) as transfer:
+                transfer.download_file(self.bucket, key, path)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"download of the export file failed ({_describe(exc)})") from None
 
@@ -154,6 +170,8 @@ class ExportStorage:
 
 
 def _describe(exc: Exception) -> str:
+    from boto3.exceptions import S3UploadFailedError
+
     if isinstance(exc, ClientError):
         return _error_code(exc) or "error"
     if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.errors import ExportServiceError, TemplateError
 from chalicelib.params import ParameterSpec, resolve_parameters
-from chalicelib.templates import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, parse_template, render_sheets, without_header
+from chalicelib.templates import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, read_template, render_sheets, without_header
 
 EXCEL_SHEET_NAME_LIMIT = 31
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -49,15 +49,19 @@ class CheckResult:
 
 def check_template(name: str, source: str, *, file: str, today: dt.date) -> CheckResult:
     """Every problem found in one template's text; ``file`` is how the file is shown to the author."""
-    if not REPORT_NAME.match(name):
+    if not REPORT_NAME.fullmatch(name):
         return CheckResult(name, file, None, [Problem(file, 1, "the file name must be 1-64 characters of a-z, 0-9, '_' or '-', then .sql")])
-    try:
-        template = parse_template(name, source)
-    except TemplateError as exc:
-        return CheckResult(name, file, None, [Problem(file, exc.line or 1, exc.detail)])
-    problems = [*_unused_parameters(template, file), *_sheet_names(template, file), *_column_formats(template, file)]
+    template, errors = read_template(name, source)
+    problems = [Problem(file, exc.line or 1, exc.detail) for exc in errors]
+    if template is None:
+        return CheckResult(name, file, None, problems)
+    # The lint checks look at what could be read, so independent mistakes all show in one run.
+    unreadable_query = any(exc.detail.startswith("Jinja syntax error") for exc in errors)  # its variables are unknown
+    problems += [*([] if unreadable_query else _unused_parameters(template, file)), *_sheet_names(template, file), *_column_formats(template, file)]
+    if errors:  # rendering a half-read template would only repeat the mistakes above
+        return CheckResult(name, file, None, sorted(problems, key=lambda problem: problem.line))
     problems += render_problems(template, file, today=today)[1]
-    return CheckResult(name, file, template, problems)
+    return CheckResult(name, file, template, sorted(problems, key=lambda problem: problem.line))
 
 
 def sample_values(params: Mapping[str, ParameterSpec]) -> dict[str, Any]:

@@ -16,21 +16,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes, pass_context
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
-
 from chalicelib.errors import BadRequestError, TemplateError
-from chalicelib.params import DeclarationError, ParameterSpec, parse_declaration
-from chalicelib.report_options import OPTION_KEYS, OptionError, ReportOptions, parse_options
+from chalicelib.params import DeclarationError, ParameterSpec, check_range, parse_declaration
+from chalicelib.report_options import OPTION_KEYS, ReportOptions, read_options
 from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query
 
-REPORT_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+if TYPE_CHECKING:
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
+
+# YAML and Jinja are imported by the functions that parse or render a template: the API routes
+# that never read one (GET /exports/{id}) do not pay for them on a cold start (bench/README.md).
+
+REPORT_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # used with fullmatch: "$" accepts a trailing newline
 _HEADER = re.compile(r"\A\{#---[ \t]*\n(?P<yaml>.*?)\n---#\}", re.DOTALL)
 _PLACEHOLDER_MARK = "\x00bind\x00"
 # Filters that exist to emit text unescaped; with bound rendering they would be harmless
@@ -42,7 +43,7 @@ _SQL_LINE_COMMENT = re.compile(r"--[^\n]*")
 
 
 def validate_report_name(name: str, field_name: str = "report") -> str:
-    if not isinstance(name, str) or not REPORT_NAME.match(name):
+    if not isinstance(name, str) or not REPORT_NAME.fullmatch(name):
         raise BadRequestError("report name must be 1-64 characters of a-z, 0-9, '_' or '-'", field=field_name, code="invalid_report_name")
     return name
 
@@ -102,33 +103,67 @@ class ReportTemplate:
         return render_sql(self, values)
 
 
+class TemplateMistakesError(TemplateError):
+    """Every independent mistake found in one template, in line order; the first is the message."""
+
+    def __init__(self, errors: list[TemplateError]) -> None:
+        self.errors = sorted(errors, key=lambda error: error.line or 0)
+        first = self.errors[0]
+        super().__init__(first.detail, source=first.source, line=first.line)
+
+
 def parse_template(name: str, source: str) -> ReportTemplate:
-    """Parse a template file's text; raise TemplateError naming the file and line."""
+    """Parse a template file's text; raise TemplateError (TemplateMistakesError: all of them) naming the file and line."""
+    template, errors = read_template(name, source)
+    if errors:
+        raise TemplateMistakesError(errors)
+    assert template is not None
+    return template
+
+
+def read_template(name: str, source: str) -> tuple[ReportTemplate | None, list[TemplateError]]:
+    """The template as far as it could be read, and every independent mistake in it.
+
+    Only a file that has no readable header yields no template; otherwise each part (header keys,
+    each declaration, time zone, each option, each sheet's Jinja) is checked on its own, a broken
+    part left out, so an author sees every mistake of a file in one run of ``reports check``.
+    """
     filename = f"{name}.sql"
     if "\x00" in source:
-        raise TemplateError("template contains a NUL character", source=filename, line=1)
+        return None, [TemplateError("template contains a NUL character", source=filename, line=1)]
     match = _HEADER.match(source)
     if match is None:
-        raise TemplateError("template must start with a {#--- YAML header ---#} comment", source=filename, line=1)
-    header = _load_header(match.group("yaml"), filename)
-    unknown = [key for key in header if key not in _HEADER_KEYS]
-    if unknown:
-        known = ", ".join(_HEADER_KEYS)
-        raise TemplateError(f"unknown header key {unknown[0]!r}; known keys: {known}", source=filename, line=_line_of(f"{unknown[0]}:", source))
-    params = _parse_params(header.get("params"), filename, source)
+        return None, [TemplateError("template must start with a {#--- YAML header ---#} comment", source=filename, line=1)]
+    try:
+        header = _load_header(match.group("yaml"), filename)
+    except TemplateError as exc:
+        return None, [exc]
+    known = ", ".join(_HEADER_KEYS)
+    errors = [
+        TemplateError(f"unknown header key {key!r}; known keys: {known}", source=filename, line=_line_of(f"{key}:", source))
+        for key in header
+        if key not in _HEADER_KEYS
+    ]
+    params, broken = _parse_params(header.get("params"), filename, source, errors)
     title = str(header.get("title") or name)
-    sheets = _split_sheets(source, match.end(), title, filename)
+    sheets = _split_sheets(source, match.end(), title, filename, errors)
+    timezone = None
+    try:
+        timezone = _timezone(header.get("timezone"), filename, source)
+    except TemplateError as exc:
+        errors.append(exc)
     template = ReportTemplate(
         name=name,
         title=title,
         description=str(header.get("description") or ""),
         params=params,
         body=source,
-        timezone=_timezone(header.get("timezone"), filename, source),
-        options=_parse_options(header, filename, source),
-        sheets=tuple(_check_sheet(sheet, params, filename) for sheet in sheets),
+        timezone=timezone,
+        options=_parse_options(header, filename, source, errors),
+        # A variable whose declaration is broken is reported there, not again as undeclared.
+        sheets=tuple(_check_sheet(sheet, set(params) | broken, filename, errors) for sheet in sheets),
     )
-    return template
+    return template, errors
 
 
 def _timezone(value: Any, filename: str, source: str) -> str | None:
@@ -142,38 +177,42 @@ def _timezone(value: Any, filename: str, source: str) -> str | None:
     return str(value)
 
 
-def _parse_options(header: Mapping[str, Any], filename: str, source: str) -> ReportOptions:
-    try:
-        return parse_options(header)
-    except OptionError as exc:
+def _parse_options(header: Mapping[str, Any], filename: str, source: str, errors: list[TemplateError]) -> ReportOptions:
+    options, problems = read_options(header)
+    for exc in problems:
         line = _line_of(f"{exc.key}:", source)
         if exc.column is not None:
             line = _line_of(f"{exc.column}:", source, after=line) or _line_of(f"'{exc.column}':", source, after=line) or line
-        raise TemplateError(str(exc), source=filename, line=line) from exc
+        errors.append(TemplateError(str(exc), source=filename, line=line))
+    return options
 
 
-def _split_sheets(source: str, body_start: int, title: str, filename: str) -> list[SheetQuery]:
+def _split_sheets(source: str, body_start: int, title: str, filename: str, errors: list[TemplateError]) -> list[SheetQuery]:
     """One query per ``-- sheet:`` marker, or the whole file as one sheet named after the title."""
     markers = list(_SHEET_MARKER.finditer(source, body_start))
     if not markers:
         return [SheetQuery(name=title, line=1, source=source)]
-    prelude = _SQL_LINE_COMMENT.sub("", source[body_start : markers[0].start()])
-    if prelude.strip():
-        line = source.count("\n", 0, body_start + len(prelude) - len(prelude.lstrip())) + 1
-        raise TemplateError("SQL before the first '-- sheet:' marker belongs to no sheet", source=filename, line=line)
+    prelude = source[body_start : markers[0].start()]
+    if _SQL_LINE_COMMENT.sub("", prelude).strip():
+        offset = len(prelude) - len(prelude.lstrip())
+        line = source.count("\n", 0, body_start + offset) + 1
+        errors.append(TemplateError("SQL before the first '-- sheet:' marker belongs to no sheet", source=filename, line=line))
     sheets = []
     for index, marker in enumerate(markers):
         end = markers[index + 1].start() if index + 1 < len(markers) else len(source)
         line = source.count("\n", 0, marker.start()) + 1
         body = source[marker.end() : end]
         if not _SQL_LINE_COMMENT.sub("", body).strip():
-            raise TemplateError(f"sheet {marker.group('name').strip()!r} has no query", source=filename, line=line)
+            errors.append(TemplateError(f"sheet {marker.group('name').strip()!r} has no query", source=filename, line=line))
+            continue
         # Blank lines in place of everything above keep Jinja's line numbers equal to the file's.
         sheets.append(SheetQuery(name=marker.group("name").strip(), line=line, source="\n" * (line - 1) + body))
     return sheets
 
 
 def _load_header(text: str, filename: str) -> dict[str, Any]:
+    import yaml
+
     try:
         header = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -188,18 +227,27 @@ def _load_header(text: str, filename: str) -> dict[str, Any]:
     return header
 
 
-def _parse_params(raw: Any, filename: str, source: str) -> dict[str, ParameterSpec]:
+def _parse_params(raw: Any, filename: str, source: str, errors: list[TemplateError]) -> tuple[dict[str, ParameterSpec], set[str]]:
+    """The well-formed declarations, and the names of the broken ones (each broken one is an error)."""
     if raw is None:
-        return {}
+        return {}, set()
     if not isinstance(raw, dict):
-        raise TemplateError("params must be a mapping of name to declaration", source=filename, line=_line_of("params:", source))
-    specs = {}
+        errors.append(TemplateError("params must be a mapping of name to declaration", source=filename, line=_line_of("params:", source)))
+        return {}, set()
+    specs, broken = {}, set()
     for name, declaration in raw.items():
         try:
             specs[str(name)] = parse_declaration(str(name), declaration)
         except DeclarationError as exc:
-            raise TemplateError(str(exc), source=filename, line=declaration_line(source, str(name))) from exc
-    return specs
+            errors.append(TemplateError(str(exc), source=filename, line=declaration_line(source, str(name))))
+            broken.add(str(name))
+    for name, spec in specs.items():
+        try:
+            if spec.at_most not in broken:  # a broken declaration is reported once, at its own line
+                check_range(spec, specs)
+        except DeclarationError as exc:
+            errors.append(TemplateError(str(exc), source=filename, line=declaration_line(source, name)))
+    return specs, broken
 
 
 def _line_of(needle: str, source: str, *, after: int = 0) -> int:
@@ -221,6 +269,9 @@ def declaration_line(source: str, param: str) -> int:
 
 
 def _environment() -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_no_finalize)
     for name in _FORBIDDEN_FILTERS:
         environment.filters.pop(name, None)
@@ -231,27 +282,35 @@ def _no_finalize(value: Any) -> Any:
     return value
 
 
-def _check_sheet(sheet: SheetQuery, params: Mapping[str, ParameterSpec], filename: str) -> SheetQuery:
-    """Parse one query's Jinja; refuse unsafe constructs and undeclared variables; note what it reads."""
+def _check_sheet(sheet: SheetQuery, declared: set[str], filename: str, errors: list[TemplateError]) -> SheetQuery:
+    """Parse one query's Jinja; record unsafe constructs and undeclared variables; note what it reads."""
+    from jinja2 import TemplateSyntaxError, meta, nodes
+
     environment = _environment()
     try:
         tree = environment.parse(sheet.source)
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"Jinja syntax error: {exc.message}", source=filename, line=exc.lineno) from exc
+        errors.append(TemplateError(f"Jinja syntax error: {exc.message}", source=filename, line=exc.lineno))
+        return sheet
+    refused = len(errors)
     for node in tree.find_all(nodes.Filter):
         if node.name in _FORBIDDEN_FILTERS:
-            raise TemplateError(f"filter '{node.name}' is not allowed: values are always bound", source=filename, line=node.lineno)
+            errors.append(TemplateError(f"filter '{node.name}' is not allowed: values are always bound", source=filename, line=node.lineno))
     for statement in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        raise TemplateError("include/import/extends are not allowed in report templates", source=filename, line=statement.lineno)
-    variables = meta.find_undeclared_variables(tree)
-    undeclared = sorted(variables - set(params))
-    if undeclared:
-        line = _first_use_line(tree, undeclared[0])
-        raise TemplateError(f"variable '{undeclared[0]}' is used but not declared in params", source=filename, line=line)
+        errors.append(TemplateError("include/import/extends are not allowed in report templates", source=filename, line=statement.lineno))
+    if len(errors) > refused:
+        # Jinja's own analysis compiles the tree, which fails on a removed filter: every name read will do.
+        variables = {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
+    else:
+        variables = meta.find_undeclared_variables(tree)
+    for name in sorted(variables - declared):
+        errors.append(TemplateError(f"variable '{name}' is used but not declared in params", source=filename, line=_first_use_line(tree, name)))
     return SheetQuery(name=sheet.name, line=sheet.line, source=sheet.source, variables=frozenset(variables))
 
 
 def _first_use_line(tree: nodes.Template, name: str) -> int:
+    from jinja2 import nodes
+
     for node in tree.find_all(nodes.Name):
         if node.name == name:
             return int(node.lineno)
@@ -293,6 +352,10 @@ def render_sql(template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQ
 
 
 def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, Any]) -> RenderedQuery:
+    from jinja2 import UndefinedError, pass_context
+    from jinja2.exceptions import SecurityError
+    from jinja2.runtime import Context
+
     binder = _Binder()
 
     # pass_context stops Jinja from folding constant outputs at compile time, which would

@@ -15,34 +15,55 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from itertools import chain, islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
 from pymysql.constants import FIELD_TYPE
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
 
+# Excel's limits and serial dates are one set of rules, in chalicelib.cells: serials count days from
+# 1899-12-30 for every date from 1900-03-01 on (before it, Excel's fictitious 1900-02-29 shifts them;
+# XlsxWriter's own conversion handles those here).
+from chalicelib.cells import (
+    EXCEL_DIGITS,
+    EXCEL_EPOCH,
+    EXCEL_EPOCH_ORDINAL,
+    EXCEL_FIRST_YEAR,
+    EXCEL_MAX_STRING,
+    FIRST_PLAIN_SERIAL_DATE,
+    FIRST_PLAIN_SERIAL_DATETIME,
+    MAX_SAFE_INTEGER,
+    TRUNCATION_MARKER,
+    binary_text,
+    column_kind,
+    decoded_rows,
+    excel_text,
+    time_text,
+)
 from chalicelib.database import Column
 from chalicelib.report_options import ColumnFormat
 
+if TYPE_CHECKING:  # XlsxWriter is imported when a reference writer opens: the fast writer's exports skip it
+    import xlsxwriter
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
+
+__all__ = ["EXCEL_MAX_STRING", "TRUNCATION_MARKER", "binary_text", "excel_text", "time_text"]  # their home is chalicelib.cells
+
 EXCEL_MAX_ROWS = 1_048_576
 DATA_ROWS_PER_SHEET = EXCEL_MAX_ROWS - 1  # below the header row
-EXCEL_MAX_STRING = 32_767
-TRUNCATION_MARKER = "…[truncated]"
-_MAX_SAFE_INTEGER = 2**53
-_EXCEL_DIGITS = 15
-_MAX_HEX_BYTES = 64
 _ONE_DAY = dt.timedelta(days=1)
-# Excel's serial numbers count days from 1899-12-30 for every date from 1900-03-01 on (before it,
-# Excel's fictitious 1900-02-29 shifts them; XlsxWriter's own conversion handles those).
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-_EXCEL_EPOCH_ORDINAL = _EXCEL_EPOCH.toordinal()
-_FIRST_PLAIN_SERIAL_DATE = dt.date(1900, 3, 1)
-_FIRST_PLAIN_SERIAL_DATETIME = dt.datetime(1900, 3, 1)
-_EXCEL_FIRST_YEAR = 1900
-_PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
+PRECISION_NOTE = "Stored as text: numbers in this column with more than 15 significant digits would be rounded by Excel."
 _WIDTH_SAMPLE_ROWS = 500
-_MAX_WIDTH = 60
+MAX_COLUMN_WIDTH = 60
+# The number format of each typed cell (decimals: ``decimal_format``); the fast writer uses the same.
+NUMBER_FORMATS: Mapping[str, str] = {
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm:ss",
+    # Excel shows at most milliseconds; the cell value itself keeps the microseconds.
+    "datetime_fraction": "yyyy-mm-dd hh:mm:ss.000",
+    "time": "[h]:mm:ss",
+    "time_fraction": "[h]:mm:ss.000",
+    "integer": "0",
+}
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 # Up to 32-bit integers (and YEAR) and FLOAT/DOUBLE: the driver returns values a double holds exactly.
@@ -69,53 +90,54 @@ def excel_sheet_name(name: str) -> str:
     return (cleaned or "Sheet1")[:31]
 
 
+# The workbook layout (docs: WORKBOOK_LAYOUT_SPEC, shared with the fast writer): the header row, the
+# width rule's padding, and the print setup are each defined once, here.
+# White on dark blue reads on any screen and in print; the old #F2F2F2 vanished on many displays.
+HEADER_STYLE: Mapping[str, Any] = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "bottom": 1}
+# Dates and numbers end flush at the cell's edge: two characters keep them off the next column's text.
+VALUE_COLUMN_PADDING = 2
+PADDED_KINDS = frozenset({"exact", "integer", "decimal", "bit", "date", "datetime", "time"})  # chalicelib.cells.column_kind
+# Wider than this many visible columns, a sheet prints in landscape.
+PORTRAIT_MAX_COLUMNS = 6
+
+
+def decimal_format(scale: int) -> str:
+    return "#,##0" + ("." + "0" * scale if scale > 0 else "")
+
+
+def print_footer(export_id: str | None) -> str:
+    """The export id on the left (``&`` doubled: a lone one starts a footer code), page numbers on the right."""
+    return (f"&L{export_id.replace('&', '&&')}" if export_id else "") + "&RPage &P of &N"
+
+
+def apply_print_setup(sheet: Worksheet, *, visible_columns: int, header_row: int, export_id: str | None) -> None:
+    """Landscape when wide, one page wide (any number tall), the title and header rows on every
+    page, and a footer with the export id (left) and "Page N of M" (right)."""
+    if visible_columns > PORTRAIT_MAX_COLUMNS:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0, header_row)
+    sheet.set_footer(print_footer(export_id))
+
+
 class _Formats:
     def __init__(self, workbook: xlsxwriter.Workbook) -> None:
-        self.header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#F2F2F2"})
-        self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        # Excel shows at most milliseconds; the cell value itself keeps the microseconds.
-        self.datetime_fraction = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
-        self.time = workbook.add_format({"num_format": "[h]:mm:ss"})
-        self.time_fraction = workbook.add_format({"num_format": "[h]:mm:ss.000"})
-        self.integer = workbook.add_format({"num_format": "0"})
+        self.header = workbook.add_format(dict(HEADER_STYLE))
+        self.date = workbook.add_format({"num_format": NUMBER_FORMATS["date"]})
+        self.datetime = workbook.add_format({"num_format": NUMBER_FORMATS["datetime"]})
+        self.datetime_fraction = workbook.add_format({"num_format": NUMBER_FORMATS["datetime_fraction"]})
+        self.time = workbook.add_format({"num_format": NUMBER_FORMATS["time"]})
+        self.time_fraction = workbook.add_format({"num_format": NUMBER_FORMATS["time_fraction"]})
+        self.integer = workbook.add_format({"num_format": NUMBER_FORMATS["integer"]})
         self._workbook = workbook
         self._decimals: dict[int, Format] = {}
 
     def decimal(self, scale: int) -> Format:
         if scale not in self._decimals:
-            pattern = "#,##0" + ("." + "0" * scale if scale > 0 else "")
-            self._decimals[scale] = self._workbook.add_format({"num_format": pattern})
+            self._decimals[scale] = self._workbook.add_format({"num_format": decimal_format(scale)})
         return self._decimals[scale]
-
-
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def excel_text(text: str) -> tuple[str, bool]:
-    """Text that fits one Excel cell (32,767 UTF-16 units), with a visible marker when cut."""
-    # A string of at most half the limit cannot exceed it even if every character is an emoji.
-    if len(text) <= EXCEL_MAX_STRING // 2 or _utf16_length(text) <= EXCEL_MAX_STRING:
-        return text, False
-    keep = EXCEL_MAX_STRING - _utf16_length(TRUNCATION_MARKER)
-    # Cutting the UTF-16 bytes and dropping a half surrogate pair never splits an emoji.
-    cut = text.encode("utf-16-le")[: 2 * keep].decode("utf-16-le", errors="ignore")
-    return cut + TRUNCATION_MARKER, True
-
-
-def binary_text(value: bytes | bytearray) -> str:
-    """BLOB/BINARY values: short ones as hex (ids, hashes), long ones as their size."""
-    return "0x" + value.hex() if len(value) <= _MAX_HEX_BYTES else f"<{len(value):,} bytes>"
-
-
-def time_text(value: dt.timedelta) -> str:
-    """A TIME as MySQL prints it, for values Excel cannot show (negative durations)."""
-    sign = "-" if value < dt.timedelta(0) else ""
-    micros = abs(value) // dt.timedelta(microseconds=1)
-    seconds, micro = divmod(micros, 1_000_000)
-    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return f"{text}.{micro:06d}" if micro else text
 
 
 class _SheetCells:
@@ -186,7 +208,7 @@ class _ColumnWriters:
 
     def _decimal_factory(self, column: Column) -> WriterFactory:
         number_format = self.formats.decimal(column.scale)
-        if 0 < column.length <= _EXCEL_DIGITS:
+        if 0 < column.length <= EXCEL_DIGITS:
             # DECIMAL(M,D) with M <= 15 always fits a double: no per-value digit count.
             def exact(cells: _SheetCells) -> BoundWriter:
                 number = cells.number
@@ -196,7 +218,7 @@ class _ColumnWriters:
         return lambda cells: partial(self.decimal, cells, number_format)
 
     def integer(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
-        if isinstance(value, int) and -_MAX_SAFE_INTEGER < value < _MAX_SAFE_INTEGER:
+        if isinstance(value, int) and -MAX_SAFE_INTEGER < value < MAX_SAFE_INTEGER:
             cells.number(row, col, value)
         elif isinstance(value, int):
             self.number_as_text(cells, row, col, value)
@@ -204,7 +226,7 @@ class _ColumnWriters:
             self.text(cells, row, col, value)
 
     def decimal(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
-        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= _EXCEL_DIGITS:
+        if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= EXCEL_DIGITS:
             cells.number(row, col, float(value), number_format)
         elif isinstance(value, Decimal) and value.is_finite():
             self.number_as_text(cells, row, col, value)
@@ -219,19 +241,19 @@ class _ColumnWriters:
         if (sheet.name, col) not in self._noted:
             self._noted.add((sheet.name, col))
             # constant_memory has flushed the header row by now: the note goes on the first such cell.
-            sheet.write_comment(row, col, _PRECISION_NOTE, {"x_scale": 2, "y_scale": 1.5})
+            sheet.write_comment(row, col, PRECISION_NOTE, {"x_scale": 2, "y_scale": 1.5})
 
     def date(self, cells: _SheetCells, row: int, col: int, value: Any) -> None:
-        if value.__class__ is dt.date and value >= _FIRST_PLAIN_SERIAL_DATE:
+        if value.__class__ is dt.date and value >= FIRST_PLAIN_SERIAL_DATE:
             # The serial number Excel stores; XlsxWriter's general conversion is slower per cell.
-            cells.number(row, col, value.toordinal() - _EXCEL_EPOCH_ORDINAL, self.formats.date)
+            cells.number(row, col, value.toordinal() - EXCEL_EPOCH_ORDINAL, self.formats.date)
         elif isinstance(value, dt.date):
             self._early_date(cells, row, col, value, self.formats.date)
         # Anything else is a zero or invalid date ('0000-00-00' comes back as text): left empty.
 
     def datetime(self, cells: _SheetCells, number_format: Format, row: int, col: int, value: Any) -> None:
-        if value.__class__ is dt.datetime and value.tzinfo is None and value >= _FIRST_PLAIN_SERIAL_DATETIME:
-            cells.number(row, col, (value - _EXCEL_EPOCH) / _ONE_DAY, number_format)
+        if value.__class__ is dt.datetime and value.tzinfo is None and value >= FIRST_PLAIN_SERIAL_DATETIME:
+            cells.number(row, col, (value - EXCEL_EPOCH) / _ONE_DAY, number_format)
         elif isinstance(value, dt.datetime):
             self._early_date(cells, row, col, value.replace(tzinfo=None), number_format)
         elif isinstance(value, dt.date):
@@ -239,7 +261,7 @@ class _ColumnWriters:
         # '0000-00-00 00:00:00' comes back as text: left empty.
 
     def _early_date(self, cells: _SheetCells, row: int, col: int, value: dt.date, number_format: Format) -> None:
-        if value.year >= _EXCEL_FIRST_YEAR:
+        if value.year >= EXCEL_FIRST_YEAR:
             cells.datetime(row, col, value, number_format)  # January-February 1900: XlsxWriter knows Excel's quirk
         else:
             cells.string(row, col, value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat())
@@ -274,12 +296,15 @@ class _ColumnWriters:
         cells.string(row, col, value)
 
 
-def _column_width(column: Column, longest_value: int) -> float:
+def column_width(column: Column, longest_value: int) -> float:
+    """The width rule of every writer: by type for dates, else by the header and the longest
+    sampled value; date, time and number columns padded, then capped."""
+    padding = VALUE_COLUMN_PADDING if column_kind(column) in PADDED_KINDS else 0
     if column.type_code in _DATETIME_TYPES:
-        return 20
+        return 20 + padding
     if column.type_code in _DATE_TYPES:
-        return 12
-    return float(min(max(len(column.name) + 4, longest_value + 2, 8), _MAX_WIDTH))
+        return 12 + padding
+    return float(min(max(len(column.name) + 4, longest_value + 2, 8) + padding, MAX_COLUMN_WIDTH))
 
 
 @dataclass(frozen=True)
@@ -305,6 +330,7 @@ class SheetSource:
     columns: Sequence[Column]
     rows: Iterable[Sequence[Any]]
     layout: SheetLayout = field(default_factory=SheetLayout)
+    text_rows: bool = False  # rows are the server's text (the export's cursor), not Python objects
 
 
 @dataclass
@@ -319,12 +345,15 @@ class WorkbookWriter:
     """An .xlsx file written sheet after sheet, each sheet streamed row by row (constant_memory).
 
     A source longer than ``rows_per_sheet`` data rows continues on ``<name> (2)``, ``(3)``...
-    with the header repeated: XlsxWriter silently drops rows past Excel's limit.
+    with the header repeated: XlsxWriter silently drops rows past Excel's limit. ``export_id``
+    goes into every sheet's printed footer, as in the fast writer (``formats.open_writer``).
     """
 
-    def __init__(self, path: str, *, tmp_dir: str, rows_per_sheet: int = DATA_ROWS_PER_SHEET) -> None:
+    def __init__(self, path: str, *, tmp_dir: str, rows_per_sheet: int = DATA_ROWS_PER_SHEET, export_id: str | None = None) -> None:
         if not 0 < rows_per_sheet <= DATA_ROWS_PER_SHEET:
             raise ValueError(f"rows_per_sheet must be between 1 and {DATA_ROWS_PER_SHEET:,}")
+        import xlsxwriter
+
         self._workbook = xlsxwriter.Workbook(
             path,
             {
@@ -336,12 +365,14 @@ class WorkbookWriter:
             },
         )
         self._rows_per_sheet = rows_per_sheet
+        self._export_id = export_id
         self._formats = _Formats(self._workbook)
         self._writers = _ColumnWriters(self._formats)
         self._sheet_names: set[str] = set()
         self._custom_formats: dict[str, Format] = {}
         self._title_format: Format | None = None
         self.sheets: list[SheetSummary] = []
+        self.engine = "xlsxwriter"  # the status names the writer that ran (chalicelib.fastbook is the other)
 
     def __enter__(self) -> WorkbookWriter:
         return self
@@ -363,9 +394,9 @@ class WorkbookWriter:
     def add_sheet(self, source: SheetSource) -> SheetSummary:
         """Write the typed rows under a header, on as many sheets as Excel's row limit needs."""
         columns = list(source.columns)
-        rows = iter(source.rows)
+        rows = decoded_rows(columns, source.rows) if source.text_rows else iter(source.rows)
         sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
-        widths = [_column_width(column, longest) for column, longest in zip(columns, _longest_values(sample, len(columns)), strict=True)]
+        widths = [column_width(column, longest) for column, longest in zip(columns, _longest_values(sample, len(columns)), strict=True)]
         rows = chain(sample, rows)
         writer_factories = [self._writers.for_column(column) for column in columns]
         column_formats = [self._column_format(source.layout, column) for column in columns]
@@ -404,6 +435,8 @@ class WorkbookWriter:
             sheet.freeze_panes(layout.freeze_cell)
         elif layout.freeze_header:
             sheet.freeze_panes(layout.header_row + 1, 0)
+        visible = sum(not (layout.columns.get(column.name) or ColumnFormat()).hidden for column in columns)
+        apply_print_setup(sheet, visible_columns=visible, header_row=layout.header_row, export_id=self._export_id)
         return sheet
 
     def _finish_sheet(self, sheet: Worksheet, column_count: int, row_count: int, layout: SheetLayout) -> None:

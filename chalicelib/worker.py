@@ -35,6 +35,11 @@ from chalicelib.templates import ReportTemplate, parse_template
 
 logger = logging.getLogger(__name__)
 
+# The Slack app's delivery hook (chalicelib/slack_app.py ``SlackApp.deliver``): given a finished
+# export's status and its message, deliver it (direct messages to the requester and to whoever
+# joined the export); True when that replaces the webhook, False to post to the webhook as well.
+MessageHook = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
 
 class SlackNotifier:
     """Delivers Slack messages, retrying 429 (honouring Retry-After) and 5xx with backoff."""
@@ -118,6 +123,7 @@ class ExportWorker:
         self.ledger = ledger
         self.policy = policy
         self.stage = pipeline.settings.stage
+        self.message_hook: MessageHook | None = None  # set where the Slack app is configured (runtime.py)
 
     def run(
         self, export_id: str, remaining_millis: RemainingMillis | None = None, *, progress: ProgressCallback | None = None, notify: bool = True
@@ -258,13 +264,11 @@ class ExportWorker:
         try:
             # Inside the try: a link that cannot be signed (signing key not filled in) is a
             # notification failure recorded on the export, not a crash after a finished export.
-            body = record.to_json()
-            if record.state is ExportState.SUCCEEDED and record.outcome is not None:
-                link = self.links.link_for(record.outcome.s3_key)
-                payload = slack.success_message(body, download_url=link.url, expires_at=iso(link.expires_at))
-            else:
-                payload = slack.failure_message(body)
-            self.notifier.send(payload, secret_name=record.slack_channel_secret)
+            body, payload = self.message(record)
+            # A Slack-requested export goes to the requester's DM (and its joiners'), whether it
+            # succeeded, failed, or was found dead by a reader or by the failure queue.
+            if self.message_hook is None or not self.message_hook(body, payload):
+                self.notifier.send(payload, secret_name=record.slack_channel_secret)
         except ExportServiceError as exc:
             took = round(time.monotonic() - started, 3)
             log_event("notify_failed", "Slack message not delivered", level=logging.WARNING, error_code=exc.code, slack_seconds=took)
@@ -272,6 +276,27 @@ class ExportWorker:
             return self._record_notification(tracked, delivered=False, error=exc.message)
         log_event("notified", "Slack message delivered", slack_seconds=round(time.monotonic() - started, 3))
         return self._record_notification(tracked, delivered=True)
+
+    def message(self, record: ExportRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A finished export's status as Slack reads it, and its message (with a fresh link)."""
+        body = record.to_json()
+        if record.state is ExportState.SUCCEEDED and record.outcome is not None:
+            link = self.links.link_for(record.outcome.s3_key)
+            return body, slack.success_message(body, download_url=link.url, expires_at=iso(link.expires_at))
+        return body, slack.failure_message(body)
+
+    def tell_joiners(self, record: ExportRecord) -> None:
+        """A record that finished without a worker (served from an identical export, or never
+        started) may have been joined from Slack: its joiners get the message its worker would have
+        sent. Not its own requester: the API answered them already."""
+        if self.message_hook is None:
+            return
+        try:
+            body, payload = self.message(record)
+            body.pop("notify_slack_user", None)
+            self.message_hook(body, payload)
+        except ExportServiceError as exc:
+            log_event("notify_failed", "the joiners' Slack messages were not delivered", level=logging.WARNING, error_code=exc.code)
 
     def _record_notification(self, tracked: TrackedRecord, *, delivered: bool, error: str | None = None, skipped: str | None = None) -> ExportRecord:
         try:
@@ -339,6 +364,7 @@ def _outcome(result: ExportResult) -> Outcome:
         sha256=result.stored.sha256,
         truncated_cells=result.truncated_cells,
         numbers_as_text=result.numbers_as_text,
+        writer=result.writer,
         query_seconds=round(result.query_seconds, 3),
         duration_seconds=round(result.total_seconds, 3),
         rows_per_second=round(rate, 1),

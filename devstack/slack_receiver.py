@@ -1,9 +1,12 @@
-"""A stand-in Slack incoming webhook that records what it receives.
+"""A stand-in Slack: an incoming webhook and a small Web API, recording what they receive.
 
 POST /hook records a message (JSON) and answers like Slack (200 "ok"), or with the next scripted
 failure; GET /messages returns the recorded messages as a JSON list; DELETE /messages forgets
-them; POST /script queues canned answers, e.g. [{"status": 429, "headers": {"Retry-After": "1"},
+them (and the Web API's calls and script); POST /script queues canned answers, e.g. [{"status": 429, "headers": {"Retry-After": "1"},
 "body": "rate_limited"}] (each used once, in order) or {"repeat": {...}} for every answer.
+
+The Web API (devstack/slack_web_api.py) answers POST /api/<method> for views.open, views.update,
+chat.postMessage and chat.postEphemeral; GET /api/calls lists the calls, POST /api/script queues failures.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from devstack.slack_web_api import WebApiStandIn
 
 
 class SlackRecorder:
@@ -33,6 +38,7 @@ class SlackRecorder:
 
 class Handler(BaseHTTPRequestHandler):
     recorder: SlackRecorder
+    web_api: WebApiStandIn
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -52,6 +58,12 @@ class Handler(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(length).decode("utf-8"))
 
     def do_POST(self) -> None:
+        if self.path.startswith("/api/"):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            status, body, headers = self.web_api.answer(self.path.removeprefix("/api/"), dict(self.headers.items()), raw)
+            self._send(status, json.dumps(body, ensure_ascii=False), "application/json; charset=utf-8", headers)
+            return
         if self.path == "/hook":
             answer = self.recorder.next_answer()
             try:
@@ -85,6 +97,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, body, "application/json")
         elif self.path == "/attempts":
             self._send(200, json.dumps({"attempts": self.recorder.attempts}), "application/json")
+        elif self.path == "/api/calls":
+            self._send(200, json.dumps(self.web_api.recorded_calls(), ensure_ascii=False), "application/json")
         elif self.path == "/health":
             self._send(200, "ok")
         else:
@@ -97,13 +111,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.recorder.script.clear()
                 self.recorder.repeat = None
                 self.recorder.attempts = 0
+            self.web_api.reset()
             self._send(200, "ok")
         else:
             self._send(404, "not found")
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, bot_token: str) -> None:
     Handler.recorder = SlackRecorder()
+    Handler.web_api = WebApiStandIn(bot_token)
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     server.serve_forever()
@@ -113,5 +129,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--bot-token", default="xoxb-local-fake-bot-token", help="the one bot token the Web API accepts")
     arguments = parser.parse_args()
-    serve(arguments.host, arguments.port)
+    serve(arguments.host, arguments.port, arguments.bot_token)

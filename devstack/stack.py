@@ -31,6 +31,11 @@ ADMIN_USER, ADMIN_PASSWORD = "demo_admin", "local-admin-password"
 DATABASE = "demo"
 DB_SECRET = "excel-export/local/db"
 SLACK_SECRET = "excel-export/local/slack-webhook"
+# The local Slack app (README "Slack app"): obviously fake credentials, one fake workspace.
+SLACK_APP_SECRET = "excel-export/local/slack-app"
+SLACK_BOT_TOKEN = "xoxb-local-fake-bot-token"
+SLACK_SIGNING_SECRET = "local-fake-signing-secret"
+SLACK_TEAM_ID = "T0LOCAL01"
 
 
 class StackError(RuntimeError):
@@ -343,6 +348,7 @@ def setup_aws(config: StackConfig) -> None:
     )
     put_secret(config, DB_SECRET, db_secret)
     put_secret(config, SLACK_SECRET, json.dumps({"url": f"{config.slack_url}/hook"}))
+    put_secret(config, SLACK_APP_SECRET, json.dumps({"bot_token": SLACK_BOT_TOKEN, "signing_secret": SLACK_SIGNING_SECRET}))
     publish_templates(config)
 
 
@@ -355,18 +361,29 @@ def put_secret(config: StackConfig, name: str, value: str) -> None:
 
 
 def publish_templates(config: StackConfig, folder: Path = ROOT / "reports") -> list[str]:
-    s3 = aws_client(config, "s3")
-    names = []
-    for path in sorted(folder.glob("*.sql")):
-        s3.put_object(Bucket=BUCKET, Key=f"templates/{path.name}", Body=path.read_bytes(), ContentType="text/plain; charset=utf-8")
-        names.append(path.stem)
-    log(f"uploaded {len(names)} report templates: {', '.join(names)}")
-    return names
+    """Upload the templates through the CLI's publish path, so the local stack gets the same checks
+    as ``excel-export reports publish``: a template that fails them is refused, not uploaded.
+
+    Returns the names refused (their problems are printed); the others are uploaded.
+    """
+    from chalicelib.cli.publishing import publish_templates as publish
+    from chalicelib.sources import FolderTemplateSource
+    from chalicelib.storage import ExportStorage
+
+    source = FolderTemplateSource(folder, shown_as=str(folder.relative_to(ROOT)) if folder.is_relative_to(ROOT) else str(folder))
+    storage = ExportStorage(aws_client(config, "s3"), BUCKET, templates_prefix="templates/", exports_prefix="exports/", status_prefix="status/")
+    summary = publish(source, storage, source.names())
+    refused = [outcome for outcome in summary.outcomes if outcome.state == "refused"]
+    for outcome in refused:
+        log(f"refused {outcome.name}: " + "; ".join(str(problem) for problem in outcome.problems))
+    published = [outcome.name for outcome in summary.outcomes if outcome.state != "refused"]
+    log(f"published {len(published)} report templates ({summary.count('new') + summary.count('changed')} uploaded): {', '.join(published)}")
+    return [outcome.name for outcome in refused]
 
 
 # Slack receiver and the API ----------------------------------------------------------------
 def start_slack(config: StackConfig) -> None:
-    command = [sys.executable, "-m", "devstack.slack_receiver", "--port", str(config.slack_port)]
+    command = [sys.executable, "-m", "devstack.slack_receiver", "--port", str(config.slack_port), "--bot-token", SLACK_BOT_TOKEN]
     _start(config, "slack", command, config.slack_port)
 
 
@@ -381,6 +398,7 @@ def api_environment(config: StackConfig) -> dict[str, str]:
     tmp = config.directory / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     environment = {**config.aws_environment(), "EXPORT_TMP_DIR": str(tmp), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": config.log_level}
+    environment["SLACK_API_URL"] = f"{config.slack_url}/api/"  # the Web API stand-in (devstack/slack_web_api.py)
     if config.s3_fault_proxy_port is not None:
         environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{config.s3_fault_proxy_port}"
     if config.heartbeat_seconds is not None:

@@ -74,7 +74,7 @@ def command_deploy(stage: str, destroy: bool, dry_run: bool) -> int:
         if placeholders and not dry_run:
             print(f"infra/stages/{stage}.json still holds documentation values in: {', '.join(placeholders)}", file=sys.stderr)
             return 1
-        plan = deploy.deploy_plan(values, app_name, str((OUT / stage / "package").relative_to(ROOT)))
+        plan = deploy.deploy_plan(values, read_chalice_config(), str((OUT / stage / "package").relative_to(ROOT)))
     if dry_run:
         print(deploy.describe(plan))
         return 0

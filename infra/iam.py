@@ -6,6 +6,11 @@ prefix or secret name); ``render_policy`` fills them from the stage file and ``.
 into ``.chalice/policy-<stage>.json``. To grant something new (say a ``claims/`` prefix), add a
 statement there and run ``make config``.
 
+``allows`` answers whether a policy grants one action on one resource ARN with IAM's wildcard
+semantics (``*`` any run of characters, ``:`` and ``/`` included; ``?`` exactly one), so a test can
+check each log group, bucket prefix, secret and function the template and code use, and the
+neighbours they must not reach.
+
 ``scan_code`` walks the deployed Python (``app.py`` and ``chalicelib/``) with ``ast`` and lists
 every boto3 client call: the services come from ``client("<service>")`` calls, the operations from
 method calls whose name is an operation of one of those services (botocore's own service models,
@@ -117,6 +122,31 @@ def policy_actions(policy: dict[str, Any]) -> set[str]:
             granted = statement["Action"]
             actions.update([granted] if isinstance(granted, str) else granted)
     return actions
+
+
+def wildcard_matches(pattern: str, value: str) -> bool:
+    """IAM's matching of Action and Resource: ``*`` spans any characters (":" too), ``?`` one."""
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def allows(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """Whether an Allow statement grants ``action`` on ``resource`` (actions match case-insensitively).
+
+    Conditions, NotAction and NotResource are not evaluated: the service's policy uses none.
+    """
+    for statement in policy["Statement"]:
+        if statement.get("Effect") != "Allow":
+            continue
+        if any(wildcard_matches(granted.lower(), action.lower()) for granted in _listed(statement["Action"])) and any(
+            wildcard_matches(pattern, resource) for pattern in _listed(statement["Resource"])
+        ):
+            return True
+    return False
 
 
 # scanning ------------------------------------------------------------------------------------

@@ -78,7 +78,6 @@ def parameter_values(values: StageValues, config: dict[str, Any]) -> dict[str, s
     return {
         "AppName": app_name,
         "Stage": values.stage,
-        "ApiStageName": str(config["stages"][values.stage].get("api_gateway_stage", "api")),
         "ExportBucketName": values.bucket,
         "ExportsPrefix": environment["EXPORTS_PREFIX"],
         "StatePrefix": environment["STATE_PREFIX"],
@@ -87,6 +86,7 @@ def parameter_values(values: StageValues, config: dict[str, Any]) -> dict[str, s
         "CloudFrontPublicKeyPem": values.cloudfront_public_key,
         "DbSecretName": environment["DB_SECRET_NAME"],
         "SlackSecretName": environment["SLACK_SECRET_NAME"],
+        "SlackAppSecretName": environment["SLACK_APP_SECRET_NAME"],
         "CloudFrontKeySecretName": environment["CLOUDFRONT_KEY_SECRET_NAME"],
         "ApiKeySecretName": f"{app_name}/{values.stage}/api-key",
     }

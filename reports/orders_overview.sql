@@ -2,7 +2,7 @@
 title: Orders overview
 description: Daily totals and every order in a period, on two sheets of one workbook.
 params:
-  date_from: {type: date, default: today-7d, description: "First day, inclusive."}
+  date_from: {type: date, default: today-7d, description: "First day, inclusive.", at_most: date_to}
   date_to: {type: date, default: today, description: "Last day, exclusive."}
   statuses: {type: "list[string]", choices: [paid, refunded, cancelled], required: false}
 timezone: Asia/Seoul

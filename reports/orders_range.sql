@@ -2,7 +2,7 @@
 title: Orders in a period
 description: Every order in a date range, optionally filtered by status and minimum amount.
 params:
-  date_from: {type: date, default: today-30d, description: "First day, inclusive."}
+  date_from: {type: date, default: today-30d, description: "First day, inclusive.", at_most: date_to}
   date_to: {type: date, default: today, description: "Last day, exclusive."}
   statuses: {type: "list[string]", choices: [paid, refunded, cancelled], required: false}
   min_amount: {type: decimal, required: false, min: 0}

@@ -2,7 +2,7 @@
 title: Sales by product
 description: Paid revenue and units per product over a period.
 params:
-  date_from: {type: date, default: month_start}
+  date_from: {type: date, default: month_start, at_most: date_to}
   date_to: {type: date, default: tomorrow}
   categories: {type: "list[string]", required: false, max_length: 50}
 ---#}

@@ -166,7 +166,7 @@ CASES = [
     ),
     Hostile("report name with NUL", "POST", "/exports", body({"report": "customers\u0000.sql"}), 400, "invalid_report_name", "report", "a-z, 0-9"),
     Hostile("report name not a string", "POST", "/exports", body({"report": {"$ne": ""}}), 400, "invalid_report_name", "report", "a-z, 0-9"),
-    Hostile("encoded traversal in a report path", "GET", "/reports/..%2F..%2Fetc%2Fpasswd", None, 400, "invalid_report_name", "name", "a-z, 0-9"),
+    Hostile("encoded traversal in a report path", "GET", "/reports/..%2F..%2Fetc%2Fpasswd", None, 400, "invalid_report_name", "report", "a-z, 0-9"),
     Hostile("encoded traversal in an export id", "GET", "/exports/..%2Fstatus%2Fx", None, 400, "invalid_export_id", "export_id", "YYYYMMDD-HHMMSS"),
     Hostile("unknown export id", "GET", "/exports/20990101-000000-0000000000", None, 404, "not_found", "export_id", "does not exist"),
     Hostile("traversal in a history filter", "GET", "/exports?report=..%2Fstatus", None, 400, "invalid_report_name", "report", "a-z, 0-9"),
@@ -194,7 +194,109 @@ CASES = [
     ),
     Hostile("Slack control sequences in a parameter", "POST", "/exports", _export({"name_contains": SLACK_CONTROL}, refresh=True), 202, None),
     Hostile("a GET with an odd Content-Type", "GET", "/reports/customers", None, 200, None, headers={"Content-Type": "text/xml"}),
+    # Strict input (issue 13): full matches, ASCII digits, one meaning per body, our own 405 shape.
+    Hostile("the comma shorthand for a list of strings", "POST", "/exports", _export({"cities": "Seoul, Busan"}, refresh=True), 202, None),
+    Hostile(
+        "a reversed date range",
+        "POST",
+        "/exports",
+        body({"report": "orders_range", "params": {"date_from": "2026-12-01", "date_to": "2026-11-01"}}),
+        400,
+        "invalid_parameter",
+        "params.date_from",
+        "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-01)",
+    ),
+    Hostile("report name with a trailing newline", "POST", "/exports", body({"report": "customers\n"}), 400, "invalid_report_name", "report", "a-z"),
+    Hostile("report path with a trailing newline", "GET", "/reports/customers%0A", None, 400, "invalid_report_name", "report", "a-z"),
+    Hostile("unknown report by path", "GET", "/reports/no_such_report", None, 404, "unknown_report", "report", "does not exist"),
+    Hostile(
+        "export id with a trailing newline", "GET", "/exports/20990101-000000-0000000000%0A", None, 400, "invalid_export_id", "export_id", "YYYYMMDD"
+    ),
+    Hostile("Arabic-Indic digits as a history limit", "GET", "/exports?limit=%D9%A1%D9%A0", None, 400, "bad_request", "limit", "from 1 to 100"),
+    Hostile(
+        "idempotency key with a trailing newline",
+        "POST",
+        "/exports",
+        _export({}, idempotency_key="daily-2026-11-30\n"),
+        400,
+        "invalid_idempotency_key",
+        "idempotency_key",
+        "visible ASCII",
+    ),
+    Hostile(
+        "Arabic-Indic digits as a date", "POST", "/exports", _export({"since": "٢٠٢٦-٠١-٠١"}), 400, "invalid_parameter", "params.since", "a date"
+    ),
+    Hostile(
+        "Arabic-Indic digits as a decimal",
+        "POST",
+        "/exports",
+        body({"report": "orders_range", "params": {"min_amount": "١٢٣"}}),
+        400,
+        "invalid_parameter",
+        "params.min_amount",
+        "a decimal",
+    ),
+    Hostile(
+        "full-width digits as a decimal",
+        "POST",
+        "/exports",
+        body({"report": "orders_range", "params": {"min_amount": "１２"}}),
+        400,
+        "invalid_parameter",
+        "params.min_amount",
+        "a decimal",
+    ),
+    Hostile(
+        "underscore in a number",
+        "POST",
+        "/exports",
+        body({"report": "orders_range", "params": {"min_amount": "1_000"}}),
+        400,
+        "invalid_parameter",
+        "params.min_amount",
+        "a decimal",
+    ),
+    Hostile(
+        "a duplicate key",
+        "POST",
+        "/exports",
+        b'{"report": "customers", "report": "orders_range", "params": {"since": "2099-01-01"}}',
+        400,
+        "duplicate_key",
+        "body",
+        "'report' appears twice",
+    ),
+    Hostile(
+        "a duplicate parameter",
+        "POST",
+        "/exports",
+        b'{"report": "customers", "params": {"since": "2099-01-01", "since": "2000-01-01"}}',
+        400,
+        "duplicate_key",
+        "body",
+        "'since' appears twice",
+    ),
+    Hostile("a byte order mark", "POST", "/exports", b"\xef\xbb\xbf" + _export({}), 400, "malformed_json", "body", "without one"),
+    Hostile(
+        "an integer of 5,000 digits",
+        "POST",
+        "/exports",
+        b'{"report": "customers", "n": ' + b"9" * 5000 + b"}",
+        400,
+        "malformed_json",
+        "body",
+        "at most 4,300",
+    ),
+    Hostile("DELETE on the exports collection", "DELETE", "/exports", None, 405, "method_not_allowed", "method", "GET, POST"),
+    Hostile("PUT on a report", "PUT", "/reports/customers", _export({}), 405, "method_not_allowed", "method", "GET"),
+    Hostile("POST on an export", "POST", "/exports/20990101-000000-0000000000", _export({}), 405, "method_not_allowed", "method", "GET"),
+    # Slack's URLs are real routes registered before the 405s: a GET (a browser, a probe) gets ours too.
+    Hostile("GET on the Slack command URL", "GET", "/slack/commands", None, 405, "method_not_allowed", "method", "allowed: POST"),
+    Hostile("PUT on the Slack interaction URL", "PUT", "/slack/interactions", b"payload=x", 405, "method_not_allowed", "method", "allowed: POST"),
 ]
+
+# No message may carry a Python hint instead of what the client should send.
+PYTHON_HINTS = ("sys.set_int_max_str_digits", "utf-8-sig", "Traceback")
 
 
 def describe(case: Hostile) -> str:
@@ -209,3 +311,4 @@ def check_answer(case: Hostile, status: int, answer: Any) -> None:
     assert answer["error"]["code"] == case.code
     assert answer["error"].get("field") == case.field
     assert case.message in answer["error"]["message"]
+    assert not any(hint in answer["error"]["message"] for hint in PYTHON_HINTS), answer

@@ -1,57 +1,108 @@
 'use strict';
-// Tiny stand-ins for what the Synthetics runtime provides: the Synthetics module (executeHttpStep
-// with restricted-header redaction in its step report) and the AWS SDK v3 Secrets Manager client,
-// which here talks to the local stack's Secrets Manager endpoint (moto) over its JSON protocol.
+// Stand-ins for what the browserless Synthetics runtime provides, shaped exactly like the real
+// modules (neither is on npm):
+// - `@aws/synthetics-core` exports one named member, `synthetics`, an instance of SyntheticsCore.
+//   Its members are those of aws/cloudwatch-synthetics-sdk-nodejs,
+//   packages/synthetics-core/lib/index.d.ts (SYNTHETICS_CORE_METHODS below), and no others: in
+//   particular no getConfiguration. Its StepConfiguration documents only stepSuccessMetric,
+//   stepDurationMetric, continueOnStepFailure, continueOnHttpStepFailure and stepsReport, so the
+//   stand-in treats header redaction as absent: a step that asks for request headers or bodies gets
+//   them in its report verbatim, the worst case a real runtime may do.
+// - `@aws-sdk/client-secrets-manager` (SDK v3): `new SecretsManagerClient({}).send(new
+//   GetSecretValueCommand({SecretId}))`, here against the local stack's Secrets Manager (moto),
+//   over its JSON protocol, at AWS_ENDPOINT_URL as SDK v3 reads it.
+// The steps a stand-in ran are kept outside the object (stepsOf), so its shape stays the real one.
 
 const http = require('node:http');
 const https = require('node:https');
 
-function syntheticsStandIn() {
-  const steps = [];
-  const config = {};
-  return {
-    steps,
-    config,
-    getConfiguration() {
-      return { setConfig(values) { Object.assign(config, values); } };
-    },
-    getCanaryUserAgentString() {
-      return 'CloudWatchSynthetics/stand-in';
-    },
-    async executeHttpStep(name, options, callback, stepConfig = {}) {
-      const restricted = new Set([...(stepConfig.restrictedHeaders || []), ...(config.restrictedHeaders || [])].map((h) => h.toLowerCase()));
-      const headers = Object.fromEntries(Object.entries(options.headers || {}).map(
-        ([header, value]) => [header, restricted.has(header.toLowerCase()) ? '[REDACTED]' : String(value)],
-      ));
-      const step = { name, request: { method: options.method, path: options.path, headers, body: options.body }, status: 'running' };
-      steps.push(step);
-      const { body, ...requestOptions } = options;
-      try {
-        await new Promise((resolve, reject) => {
-          const transport = options.protocol === 'https:' ? https : http;
-          const request = transport.request(requestOptions, (response) => {
-            step.statusCode = response.statusCode;
-            Promise.resolve(callback(response)).then(resolve, reject);
-          });
-          request.on('error', reject);
-          if (body) request.write(body);
-          request.end();
-        });
-        step.status = 'passed';
-      } catch (error) {
-        step.status = 'failed';
-        step.error = error.message;
-        throw error;
-      }
-    },
-  };
+const SYNTHETICS_CORE_METHODS = [
+  'addExecutionError', 'getCanaryName', 'getCanaryArn', 'getCanaryUserAgentString', 'getRuntimeVersion',
+  'getLogLevel', 'setLogLevel', 'executeStep', 'executeHttpStep',
+];
+const STEP_CONFIGURATION_KEYS = ['stepSuccessMetric', 'stepDurationMetric', 'continueOnStepFailure', 'continueOnHttpStepFailure', 'stepsReport'];
+
+const reports = new WeakMap();
+
+function sendRequest(options, callback) {
+  const { body, ...requestOptions } = options;
+  return new Promise((resolve, reject) => {
+    const transport = options.protocol === 'https:' ? https : http;
+    const request = transport.request(requestOptions, (response) => {
+      Promise.resolve(callback ? callback(response) : response.resume()).then(() => resolve(response.statusCode), reject);
+    });
+    request.on('error', reject);
+    if (body) request.write(body);
+    request.end();
+  });
 }
 
-function secretsManagerStandIn(endpoint, region = 'ap-northeast-2') {
+class SyntheticsCore {
+  constructor(runtimeVersion) {
+    reports.set(this, { steps: [], errors: [], runtimeVersion, logLevel: 1 });
+  }
+
+  addExecutionError(errorMessage, ex) { reports.get(this).errors.push({ errorMessage, ex }); }
+
+  getCanaryName() { return process.env.CANARY_NAME || 'stand-in'; }
+
+  getCanaryArn() { return `arn:aws:synthetics:ap-northeast-2:123456789012:canary:${this.getCanaryName()}`; }
+
+  getCanaryUserAgentString() { return 'CloudWatchSynthetics/stand-in'; }
+
+  getRuntimeVersion() { return reports.get(this).runtimeVersion; }
+
+  getLogLevel() { return reports.get(this).logLevel; }
+
+  setLogLevel(logLevel) { reports.get(this).logLevel = logLevel; }
+
+  async executeStep(stepName, functionToExecute, stepConfig = {}) {
+    const step = { name: stepName, stepConfig, status: 'running' };
+    reports.get(this).steps.push(step);
+    try {
+      await functionToExecute();
+      step.status = 'passed';
+    } catch (error) {
+      step.status = 'failed';
+      step.error = error.message;
+      throw error;
+    }
+  }
+
+  async executeHttpStep(stepName, requestOptions, callback, stepConfig = {}) {
+    const options = typeof requestOptions === 'string' ? new URL(requestOptions) : requestOptions;
+    const request = { method: options.method, path: options.path };
+    // Recorded verbatim when asked: no redaction is documented for this runtime.
+    if (stepConfig.includeRequestHeaders) request.headers = { ...options.headers };
+    if (stepConfig.includeRequestBody) request.body = options.body;
+    const step = { name: stepName, stepConfig, request, status: 'running' };
+    reports.get(this).steps.push(step);
+    try {
+      step.statusCode = await sendRequest(options, callback);
+      step.status = 'passed';
+    } catch (error) {
+      step.status = 'failed';
+      step.error = error.message;
+      throw error;
+    }
+  }
+}
+
+function syntheticsStandIn(runtimeVersion = 'syn-nodejs-stand-in') {
+  return new SyntheticsCore(runtimeVersion);
+}
+
+function stepsOf(synthetics) {
+  return reports.get(synthetics).steps;
+}
+
+function secretsManagerStandIn(endpoint = process.env.AWS_ENDPOINT_URL, region = process.env.AWS_REGION || 'ap-northeast-2') {
   class GetSecretValueCommand {
     constructor(input) { this.input = input; }
   }
   class SecretsManagerClient {
+    constructor(configuration = {}) { this.configuration = configuration; }
+
     async send(command) {
       const response = await fetch(endpoint, {
         method: 'POST',
@@ -75,4 +126,4 @@ function secretsManagerStandIn(endpoint, region = 'ap-northeast-2') {
   return { SecretsManagerClient, GetSecretValueCommand };
 }
 
-module.exports = { syntheticsStandIn, secretsManagerStandIn };
+module.exports = { syntheticsStandIn, stepsOf, secretsManagerStandIn, SYNTHETICS_CORE_METHODS, STEP_CONFIGURATION_KEYS };

@@ -7,8 +7,11 @@ Exit status: 0 ok, 1 failed, 2 usage (click's own convention for usage errors).
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from chalicelib import metrics
 from chalicelib.cli.context import CliContext
 from chalicelib.cli.export_command import export
 from chalicelib.cli.reports import reports
@@ -27,6 +30,9 @@ from chalicelib.cli.schedules import schedules
 def main(ctx: click.Context, stage: str | None) -> None:
     """Report templates and exports of the Excel export service."""
     ctx.obj = CliContext(stage)
+    # Standard output carries what the user asked for; the export's metrics line belongs to the log.
+    metrics.write_to(lambda: sys.stderr)
+    ctx.call_on_close(lambda: metrics.write_to(None))
 
 
 main.add_command(reports)

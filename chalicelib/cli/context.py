@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from chalicelib import aws, runtime
-from chalicelib.errors import BadRequestError, ExportServiceError
+from chalicelib.errors import BadRequestError, ExportServiceError, ParameterError
 from chalicelib.jobs import ExportJobs
-from chalicelib.params import ParameterSpec
+from chalicelib.params import ParameterSpec, parse_param_pairs
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings, SettingsError
 from chalicelib.sources import FolderTemplateSource, S3TemplateSource, TemplateSource
@@ -145,21 +145,10 @@ def fails_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 
 def parse_param_options(pairs: tuple[str, ...], specs: Mapping[str, ParameterSpec]) -> dict[str, Any]:
     """``-p name=value`` pairs; a list parameter takes repeated pairs or comma-separated values."""
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="-p/--param")
-        spec = specs.get(name)
-        if spec is not None and spec.is_list:
-            items = [item.strip() for item in value.split(",") if item.strip()]
-            values.setdefault(name, []).extend(items)
-        elif name in values:
-            raise click.BadParameter(f"{name!r} is given twice", param_hint="-p/--param")
-        else:
-            values[name] = value
-    return values
+    try:
+        return parse_param_pairs(pairs, specs)
+    except ParameterError as exc:
+        raise click.BadParameter(exc.message, param_hint="-p/--param") from None
 
 
 def source_option(command: Callable[P, R]) -> Callable[P, R]:

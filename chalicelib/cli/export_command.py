@@ -21,7 +21,7 @@ from chalicelib.cli.context import CliContext, fails_cleanly, params_option, par
 from chalicelib.cli.progress import ProgressDisplay, elapsed_text
 from chalicelib.export import ExportPipeline, WrittenFile
 from chalicelib.jobs import ExportJobs
-from chalicelib.slack import format_params, human_size
+from chalicelib.slack import format_params, human_size  # format_params: the same text as Slack and the title row
 from chalicelib.templates import ReportTemplate
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -12,11 +11,12 @@ from typing import Any
 import click
 
 from chalicelib.cli.context import CliContext, fails_cleanly, params_option, parse_param_options, source_option
+from chalicelib.cli.publishing import Outcome, check_one, publish_templates
 from chalicelib.database import explain_queries
-from chalicelib.errors import ExportServiceError, NotFoundError
+from chalicelib.errors import ExportServiceError
 from chalicelib.params import ParameterSpec, resolve_parameters
 from chalicelib.sources import FolderTemplateSource, TemplateSource
-from chalicelib.template_check import CheckResult, Problem, check_template, locate_database_error, render_problems
+from chalicelib.template_check import CheckResult, Problem, locate_database_error, render_problems
 from chalicelib.templates import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
 
 _PLACEHOLDER = re.compile(r"%%|%s")
@@ -36,12 +36,7 @@ def _names(source: TemplateSource, requested: Sequence[str]) -> list[str]:
 
 
 def _check(source: TemplateSource, name: str) -> CheckResult:
-    file = source.location(name)
-    try:
-        text = source.read(name)
-    except ExportServiceError as exc:
-        return CheckResult(name, file, None, [Problem(file, 1, exc.message)])
-    return check_template(name, text, file=file, today=dt.date.today())
+    return check_one(source, name, today=dt.date.today())  # the same check publish_templates runs
 
 
 # list ----------------------------------------------------------------------------------------
@@ -117,10 +112,23 @@ def check_reports(cli: CliContext, names: tuple[str, ...], source: str | None, d
         warnings += sum(problem.severity == "warning" for problem in result.problems)
         if result.ok:
             sheets = len(result.template.sheets) if result.template else 0
-            click.echo(f"ok      {result.file}" + (f" (EXPLAIN ok: {sheets} {'query' if sheets == 1 else 'queries'})" if db and sheets else ""))
+            explained = f" (EXPLAIN ok: {sheets} {'query' if sheets == 1 else 'queries'})" if db and sheets else ""
+            click.echo(f"ok      {result.file}{explained}{slack_access(result.template)}")
     click.echo(f"checked {len(results)} templates: {len(results) - errors} ok, {errors} with errors, {warnings} warnings")
     if errors:
         raise click.exceptions.Exit(1)
+
+
+def slack_access(template: ReportTemplate | None) -> str:
+    """Who may run the report from Slack's /export, so an open report is never a surprise."""
+    if template is None:
+        return ""
+    options = template.options
+    if not options.slack_users and not options.slack_channels:
+        return "  [Slack: open to the whole workspace]"
+    allowed = [f"users {', '.join(options.slack_users)}"] if options.slack_users else []
+    allowed += [f"channels {', '.join(options.slack_channels)}"] if options.slack_channels else []
+    return f"  [Slack: only {'; '.join(allowed)}]"
 
 
 def _explain(cli: CliContext, template: ReportTemplate, file: str) -> list[Problem]:
@@ -192,18 +200,15 @@ def _json_arg(value: Any) -> Any:
 
 
 # publish -------------------------------------------------------------------------------------
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 @reports.command("publish")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @source_option
 @click.option("--dry-run", is_flag=True, help="Show what would change (by content hash); upload nothing.")
+@click.option("--db", is_flag=True, help="Also refuse templates whose queries fail EXPLAIN against the stage's database (as check --db).")
 @click.pass_obj
 @fails_cleanly
-def publish_reports(cli: CliContext, names: tuple[str, ...], source: str | None, dry_run: bool) -> None:
-    """Upload templates to s3://$EXPORT_BUCKET/$TEMPLATES_PREFIX, refusing any that fail `check`.
+def publish_reports(cli: CliContext, names: tuple[str, ...], source: str | None, dry_run: bool, db: bool) -> None:
+    """Upload templates to s3://$EXPORT_BUCKET/$TEMPLATES_PREFIX, refusing any that fail `check` (and with --db, EXPLAIN).
 
     Exit status 1 if any template was refused (the others are still published).
     """
@@ -212,34 +217,31 @@ def publish_reports(cli: CliContext, names: tuple[str, ...], source: str | None,
         raise click.BadParameter("publish reads templates from a folder", param_hint="--source")
     storage = cli.storage
     click.echo(f"publishing {local} -> s3://{storage.bucket}/{storage.templates_prefix}" + (" (dry run: nothing is written)" if dry_run else ""))
-    counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0}
-    for name in _names(local, names):
-        result = _check(local, name)
-        if not result.ok:
-            counts["refused"] += 1
-            first = next(problem for problem in result.problems if problem.severity == "error")
-            click.echo(f"refused    {name:<22} {first}", err=True)
-            continue
-        text = local.read(name)
-        state, remote_hash = _remote_state(storage, name, text)
-        counts[state] += 1
-        digest = _sha256(text)[:12]
-        shown = f"sha256 {remote_hash[:12]} -> {digest}" if state == "changed" else f"sha256 {digest}"
-        if state != "unchanged" and not dry_run:
-            storage.put_template(name, text)
-        verb = state if state == "unchanged" or not dry_run else f"{state}*"
-        click.echo(f"{verb:<10} {name:<22} {shown}")
+
+    def explain(result: CheckResult) -> list[Problem]:
+        return _explain(cli, result.template, result.file) if result.template is not None else []
+
+    summary = publish_templates(
+        local,
+        storage,
+        _names(local, names),
+        dry_run=dry_run,
+        extra_check=explain if db else None,
+        report=lambda outcome: _echo_outcome(outcome, dry_run),
+    )
     action = "would upload" if dry_run else "uploaded"
-    uploads = counts["new"] + counts["changed"]
-    click.echo(f"{action} {uploads} ({counts['new']} new, {counts['changed']} changed), {counts['unchanged']} unchanged, {counts['refused']} refused")
-    if counts["refused"]:
+    new, changed = summary.count("new"), summary.count("changed")
+    click.echo(f"{action} {new + changed} ({new} new, {changed} changed), {summary.count('unchanged')} unchanged, {summary.refused} refused")
+    if summary.refused:
         raise click.exceptions.Exit(1)
 
 
-def _remote_state(storage: Any, name: str, text: str) -> tuple[str, str]:
-    try:
-        remote = storage.read_template(name).source
-    except NotFoundError:
-        return "new", ""
-    remote_hash = _sha256(remote)
-    return ("unchanged" if remote_hash == _sha256(text) else "changed"), remote_hash
+def _echo_outcome(outcome: Outcome, dry_run: bool) -> None:
+    if outcome.state == "refused":
+        click.echo(f"refused    {outcome.name:<22} {outcome.problem}", err=True)
+        for problem in outcome.problems[1:]:
+            click.echo(f"{'':<34}{problem}", err=True)  # every mistake, as `check` shows them
+        return
+    shown = f"sha256 {outcome.remote_digest[:12]} -> {outcome.digest[:12]}" if outcome.state == "changed" else f"sha256 {outcome.digest[:12]}"
+    verb = outcome.state if outcome.state == "unchanged" or not dry_run else f"{outcome.state}*"
+    click.echo(f"{verb:<10} {outcome.name:<22} {shown}")

@@ -24,7 +24,16 @@ from chalicelib.canaries import RenderError, render_template
 from chalicelib.cli.context import DEFAULT_REPORTS, PROJECT_DIR
 from chalicelib.cron import CronError
 from chalicelib.errors import TemplateError
-from chalicelib.schedules import CanaryRequest, Schedule, ScheduleFileError, canary_request, check_parameters, due_runs, load_schedules
+from chalicelib.schedules import (
+    CanaryRequest,
+    Schedule,
+    ScheduleFileError,
+    canary_request,
+    check_parameters,
+    due_runs,
+    load_schedules,
+    read_schedules,
+)
 from chalicelib.templates import ReportTemplate, parse_template
 
 DEFAULT_FILE = PROJECT_DIR / "schedules.yaml"
@@ -44,11 +53,15 @@ def _now(value: str | None) -> dt.datetime:
     return moment
 
 
-def _load(file: Path, now: dt.datetime) -> list[Schedule]:
+def _read_text(file: Path) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except OSError as exc:
         raise click.FileError(str(file), hint=exc.strerror) from None
+
+
+def _load(file: Path, now: dt.datetime) -> list[Schedule]:
+    text = _read_text(file)
     try:
         return load_schedules(text, _display(file), now=now)
     except ScheduleFileError as exc:
@@ -95,16 +108,20 @@ def schedules() -> None:
     help="Report templates to check parameters against.",
 )
 def check(file: Path, reports: Path) -> None:
-    """Validate the schedules file: fields, cron, time zone, UTC conversion, report parameters."""
-    loaded = _load(file, _now(None))
+    """Validate the schedules file: fields, cron, time zone, UTC conversion, report parameters.
+
+    Every mistake of the file is reported in one run, each at the line of its field.
+    """
+    read = read_schedules(_read_text(file), _display(file), now=_now(None))
     templates, template_errors = _templates(reports)
-    problems = [str(problem) for problem in check_parameters(loaded, templates, _display(file))]
+    found = read.problems + check_parameters(read.parameters, templates, _display(file))
+    problems = [str(problem) for problem in sorted(found, key=lambda problem: problem.line or 0)]
     for message in template_errors + problems:
         click.echo(f"error: {message}", err=True)
     if template_errors or problems:
         raise SystemExit(1)
-    enabled = sum(1 for schedule in loaded if schedule.enabled)
-    click.echo(f"ok: {len(loaded)} schedules in {_display(file)} ({enabled} enabled)")
+    enabled = sum(1 for schedule in read.schedules if schedule.enabled)
+    click.echo(f"ok: {len(read.schedules)} schedules in {_display(file)} ({enabled} enabled)")
 
 
 @schedules.command(name="list")

@@ -81,6 +81,12 @@ def test_render_prints_placeholders_with_the_bound_values_beside_them() -> None:
     assert "-- bound values, in order: (datetime.date(2026, 11, 1), datetime.date(2026, 11, 29), 'paid', 'refunded')" in lines
 
 
+def test_list_values_combine_repeated_and_comma_separated_options_by_the_api_rule() -> None:
+    result = run_cli(["reports", "render", "orders_range", "-p", "statuses=paid", "-p", "statuses=refunded, cancelled", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sheets"][0]["args"][-3:] == ["paid", "refunded", "cancelled"]
+
+
 def test_render_json_gives_every_sheet_exactly_as_the_driver_gets_it() -> None:
     result = run_cli(["reports", "render", "orders_overview", "-p", "date_from=2026-11-01", "-p", "date_to=2026-11-08", "--json"])
     sheets = json.loads(result.stdout)["sheets"]
@@ -98,3 +104,9 @@ def test_importing_the_app_does_not_import_the_command_line() -> None:
 def test_click_is_not_a_lambda_dependency() -> None:
     packaged = (ROOT / "requirements.txt").read_text().lower()
     assert "click" not in packaged
+
+
+def test_a_reversed_date_range_is_a_usage_error_naming_both_parameters() -> None:
+    result = run_cli(["reports", "render", "orders_range", "-p", "date_from=2026-12-01", "-p", "date_to=2026-11-01"])
+    assert result.exit_code == 2
+    assert "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-01)" in result.stderr

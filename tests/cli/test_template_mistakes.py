@@ -150,3 +150,48 @@ def test_a_template_that_is_not_utf8_is_a_template_problem(tmp_path: Path) -> No
     (tmp_path / "orders.sql").write_bytes((GOOD_HEADER + GOOD_QUERY).replace("Orders", "Caf\u00e9").encode("latin-1"))
     result = run_cli(["reports", "check", "--source", str(tmp_path)])
     assert result.exit_code == 1 and "orders.sql:1: " in result.stderr and "not UTF-8" in result.stderr
+
+
+def test_every_independent_mistake_of_a_file_is_reported_in_one_run_each_at_its_line(tmp_path: Path) -> None:
+    source = "\n".join(
+        [
+            "{#---",  # 1
+            "title: Orders",  # 2
+            "autofiter: true",  # 3  unknown header key
+            "timezone: Mars/Base",  # 4  unknown zone
+            "on_empty: maybe",  # 5  bad option
+            "params:",  # 6
+            "  day: {type: day}",  # 7  unknown type
+            "  limit: {type: integer, default: many}",  # 8  bad default
+            "  unused: {type: string, required: false}",  # 9  declared, never used
+            "  date_from: {type: date, at_most: date_until}",  # 10 range names an undeclared parameter
+            "---#}",  # 11
+            "-- sheet: Orders?",  # 12 forbidden character in a sheet name
+            "SELECT o.id FROM orders o WHERE o.created_at >= {{ day }} AND {{ date_from }} < NOW()",  # 13
+            "  AND o.status = {{ status | safe }}",  # 14 raw filter, and an undeclared variable
+            "-- sheet: Totals",  # 15
+            "SELECT COUNT(*) FROM orders WHERE amount > {{ minimum }}",  # 16 undeclared variable
+            "",
+        ]
+    )
+    (tmp_path / "orders.sql").write_text(source)
+    result = run_cli(["reports", "check", "--source", str(tmp_path)])
+    assert result.exit_code == 1
+    where = f"{tmp_path}/orders.sql"
+    expected = [
+        f"{where}:3: error: unknown header key 'autofiter'",
+        f"{where}:4: error: timezone 'Mars/Base' is not a known IANA time zone",
+        f"{where}:5: error: on_empty must be one of send, skip, fail",
+        f"{where}:7: error: parameter 'day': unknown type 'day'",
+        f"{where}:8: error: parameter 'limit': default 'many' is invalid",
+        f"{where}:9: error: parameter 'unused' is declared but no query uses it",
+        f"{where}:10: error: parameter 'date_from': at_most names 'date_until', which is not declared",
+        f"{where}:12: error: sheet name 'Orders?' contains one of",
+        f"{where}:14: error: filter 'safe' is not allowed",
+        f"{where}:14: error: variable 'status' is used but not declared in params",
+        f"{where}:16: error: variable 'minimum' is used but not declared in params",
+    ]
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(expected), result.stderr
+    for line, start in zip(lines, expected, strict=True):
+        assert line.startswith(start), (line, start)

@@ -24,6 +24,9 @@ def env(aws_environment: stack.StackConfig, tmp_path: Path) -> Iterator[dict[str
     yield {**aws_environment.aws_environment(), "EXPORT_TMP_DIR": str(tmp_path)}
 
 
+SUMMARY_LABELS = ["export", "report", "params", "rows", "time", "file", "stored", "link", "saved", "slack"]
+
+
 def cli(env: dict[str, str], *args: str) -> Any:
     return run_cli(["--stage", "local", *args], env=env)
 
@@ -95,6 +98,28 @@ def test_publish_compares_by_content_hash_and_refuses_failing_templates(env: dic
     assert f"{name:<22} Published by a test  [1 sheet]" in listed.stdout
 
 
+def test_publish_with_db_refuses_a_template_whose_query_fails_explain(env: dict[str, str], tmp_path: Path) -> None:
+    name = f"cli_{uuid.uuid4().hex[:8]}"
+    # Passes the offline check (the column is unknown only to the database).
+    (tmp_path / f"{name}.sql").write_text("{#---\ntitle: Typo\n---#}\nSELECT o.amout AS `Amount` FROM orders o\n")
+    offline = cli(env, "reports", "publish", "--dry-run", "--source", str(tmp_path))
+    assert offline.exit_code == 0 and f"new*       {name:<22}" in offline.stdout
+    checked = cli(env, "reports", "publish", "--db", "--source", str(tmp_path))
+    assert checked.exit_code == 1
+    assert f"refused    {name:<22} {tmp_path}/{name}.sql:4: error: EXPLAIN of sheet 'Typo' failed: MySQL error 1054" in checked.stderr
+    assert not template_exists(name)
+
+
+def test_the_local_stack_publishes_through_the_same_checks(aws_environment: stack.StackConfig, tmp_path: Path) -> None:
+    # make up / make publish upload with devstack's publish_templates: it must refuse what `reports publish` refuses.
+    name = f"stack_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.sql").write_text("{#---\ntitle: Good\n---#}\nSELECT 1 AS `One`\n")
+    (tmp_path / f"{name}_bad.sql").write_text("{#---\ntitle: Broken\n---#}\nSELECT {{ nope }}\n")
+    refused = stack.publish_templates(aws_environment, folder=tmp_path)
+    assert refused == [f"{name}_bad"]
+    assert template_exists(name) and not template_exists(f"{name}_bad")
+
+
 def template_exists(name: str) -> bool:
     try:
         read_template(name)
@@ -110,7 +135,10 @@ def read_template(name: str) -> str:
 def test_the_two_sheet_example_report_written_locally(env: dict[str, str], local_stack: stack.StackConfig, tmp_path: Path) -> None:
     date_from, date_to = seeded_period(local_stack)
     out = tmp_path / "overview.xlsx"
-    result = cli(env, "export", "orders_overview", "-p", f"date_from={date_from}", "-p", f"date_to={date_to}", "--no-upload", "--out", str(out))
+    result = cli(
+        env, "export", "orders_overview", "-p", f"date_from={date_from}", "-p", f"date_to={date_to}", "-p", "statuses=paid,refunded,cancelled",
+        "--no-upload", "--out", str(out),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     orders = database_rows(local_stack, "SELECT COUNT(*) FROM orders")[0][0]
     days = database_rows(local_stack, "SELECT COUNT(DISTINCT DATE(created_at)) FROM orders")[0][0]
@@ -120,7 +148,9 @@ def test_the_two_sheet_example_report_written_locally(env: dict[str, str], local
     workbook = openpyxl.load_workbook(out)
     assert workbook.sheetnames == ["Summary by day", "Orders"]
     summary, detail = workbook.worksheets
-    assert summary["A1"].value == f"Orders overview (date_from: {date_from}, date_to: {date_to})"
+    # One formatting of values for people: a list reads "paid, refunded", not "['paid', 'refunded']".
+    assert summary["A1"].value == f"Orders overview (date_from: {date_from}; date_to: {date_to}; statuses: paid, refunded, cancelled)"
+    assert detail.print_title_rows.replace("$", "") == "1:2" and detail.page_setup.orientation == "landscape"
     assert [cell.value for cell in summary[2]] == ["Day", "Orders", "Revenue", "Paid share"]
     assert [cell.value for cell in detail[2]] == ["Order", "Created", "Customer id", "Customer", "Product", "Quantity", "Amount", "Status"]
     assert [summary.cell(3, col).number_format for col in range(1, 5)] == ["yyyy-mm-dd", "#,##0", "#,##0", "0.00%"]
@@ -143,7 +173,14 @@ def test_export_runs_the_worker_path_uploads_and_tells_slack(env: dict[str, str]
     assert state == "succeeded"
     assert field(result.stdout, "stored").startswith(f"s3://{stack.BUCKET}/exports/")
     assert field(result.stdout, "slack") == "sent"
-    assert openpyxl.load_workbook(out).sheetnames == ["Summary by day", "Orders"]
+    # Standard output is the summary the user asked for; the EMF metrics line goes to the log (stderr).
+    # (Log lines may reach stdout here only because another test imported app.py, which logs to stdout.)
+    assert not any(line.startswith('{"_aws"') for line in result.stdout.splitlines()), result.stdout
+    assert [line[:8].rstrip() for line in result.stdout.splitlines() if not line.startswith("{")] == SUMMARY_LABELS
+    assert any(json.loads(line).get("ExportsSucceeded") == 1 for line in result.stderr.splitlines() if line.startswith('{"_aws"'))
+    workbook = openpyxl.load_workbook(out)
+    assert workbook.sheetnames == ["Summary by day", "Orders"]
+    assert all(sheet.oddFooter.left.text == export_id for sheet in workbook.worksheets)  # the printed footer names the export
     code, status = stack.http_json("GET", f"{local_stack.api_url}/exports/{export_id}")
     assert code == 200 and status["status"] == "succeeded" and status["requested_by"].startswith("cli/")
     assert [sheet["name"] for sheet in status["sheets"]] == ["Summary by day", "Orders"]

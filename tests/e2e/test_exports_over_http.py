@@ -52,7 +52,7 @@ def test_export_cells_equal_the_query_rows_and_slack_gets_the_link(local_stack: 
     started = time.monotonic()
     code, accepted = post_export(local_stack, {"report": "orders_by_day", "params": {"day": day}, "refresh": True})
     assert code == 202 and time.monotonic() - started < 1.0
-    assert accepted["status"] == "queued" and accepted["status_url"] == f"/exports/{accepted['export_id']}"
+    assert accepted["status"] == "queued" and accepted["status_url"] == f"{local_stack.api_url}/exports/{accepted['export_id']}"
     status = wait_for_export(local_stack.api_url, accepted["export_id"])
     assert status["status"] == "succeeded", status
     expected = database_rows(
@@ -64,6 +64,7 @@ def test_export_cells_equal_the_query_rows_and_slack_gets_the_link(local_stack: 
     )
     assert status["row_count"] == len(expected) > 0
     assert status["params"] == {"day": day, "status": None}
+    assert status["writer"] == "rustpy-xlsxwriter"  # one sheet, a layout it honours: the fast writer ran
     data = download(status["download_url"])
     assert status["size_bytes"] == len(data)
     rows = sheet_rows(data)
@@ -73,7 +74,7 @@ def test_export_cells_equal_the_query_rows_and_slack_gets_the_link(local_stack: 
     assert len(messages) == 1
     message = messages[0]
     assert message["text"] == f"Export ready: Orders by day ({len(expected):,} rows)"
-    assert f"*Parameters:* day={day}" in message["blocks"][1]["text"]["text"]
+    assert f"*Parameters:* day: {day}" in message["blocks"][1]["text"]["text"]
     button_url = message["blocks"][2]["accessory"]["url"]
     assert sheet_rows(download(button_url)) == rows
 
@@ -151,7 +152,7 @@ def test_malformed_json_is_a_400(local_stack: stack.StackConfig) -> None:
         ("/exports/..%2Fstatus%2Fx", (400, "invalid_export_id", "export_id")),
         ("/exports/not-an-id", (400, "invalid_export_id", "export_id")),
         ("/reports/no_such_report", (404, "unknown_report", "report")),
-        ("/reports/Bad.Name", (400, "invalid_report_name", "name")),
+        ("/reports/Bad.Name", (400, "invalid_report_name", "report")),
     ],
 )
 def test_unknown_and_malformed_ids(local_stack: stack.StackConfig, path: str, expected: tuple[int, str, str]) -> None:

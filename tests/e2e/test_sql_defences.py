@@ -30,7 +30,7 @@ def credentials(config: stack.StackConfig, *, admin: bool = False) -> DatabaseCr
 
 def run(config: stack.StackConfig, query: RenderedQuery, *, admin: bool = False, timeout_seconds: int = 30) -> list[tuple[Any, ...]]:
     with open_query(credentials(config, admin=admin), query, timeout_seconds=timeout_seconds, batch_rows=100) as result:
-        return list(result.rows)
+        return list(result.decoded())
 
 
 def same_value(sent: Any, returned: Any) -> bool:

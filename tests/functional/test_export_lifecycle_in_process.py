@@ -6,6 +6,7 @@ accepted with, orphan claims, the configured template source, and the history re
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import time
@@ -17,8 +18,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import aws, runtime
-from chalicelib.jobs import ExportJobs, LambdaDispatcher, new_export_id
+from chalicelib import aws, lifecycle, runtime
+from chalicelib.jobs import ExportJobs, LambdaDispatcher, Requester, new_export_id
 from chalicelib.ledger import utc_now
 from chalicelib.lifecycle import ExportRecord, ExportState
 from chalicelib.settings import Settings
@@ -213,3 +214,42 @@ def test_history_reads_one_page_of_the_index_not_every_status(client: Client) ->
     assert len(recent) == 5 and [entry["export_id"] for entry in recent] == sorted((entry["export_id"] for entry in recent), reverse=True)
     assert [entry["export_id"] for entry in by_report] == [entry["export_id"] for entry in recent[:3]]
     assert sum(listed) <= 5 + 3, listed  # one page each; listing every status object would be hundreds
+
+
+def test_a_slack_requested_export_whose_worker_died_tells_the_requester_in_a_dm_not_the_webhook(
+    client: Client, aws_environment: stack.StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devstack.slack_client import web_api_calls
+
+    monkeypatch.setenv("SLACK_API_URL", f"{aws_environment.slack_url}/api/")  # the Web API stand-in
+    jobs = held_jobs()
+    assert jobs.worker.message_hook is not None  # the Slack app is configured on the local stage
+
+    def dms(export_id: str, user: str) -> list[dict[str, Any]]:
+        calls = web_api_calls(aws_environment, "chat.postMessage")
+        return [call["args"] for call in calls if call["args"].get("channel") == user and export_id in str(call["args"])]
+
+    # 1. Lambda gave up on the worker: the failure queue's handler fails it and DMs the requester.
+    asker = Requester("slack:U0LOST001 (lost)", notify_slack_user="U0LOST001", slack_channel="C0LOST001")
+    export_id = jobs.submit({"report": "customers", "params": {"since": "2024-02-27"}, "refresh": True}, requester=asker).body["export_id"]
+    event = client.events.generate_sqs_event(message_bodies=[json.dumps(destination_record(export_id))])
+    client.lambda_.invoke("worker_failures", event)
+    client.lambda_.invoke("worker_failures", event)  # a second copy sends nothing more
+    status = client.http.get(f"/exports/{export_id}").json_body
+    assert status["error"]["code"] == "worker_lost" and status["notified"] is True and status["notify_slack_user"] == "U0LOST001"
+    [message] = dms(export_id, "U0LOST001")
+    assert "Export failed" in str(message) and "run_again" in str(message)  # the DM with its buttons
+    assert slack_messages_for(aws_environment, export_id) == []  # not the webhook
+
+    # 2. A read finds the worker silent past the stale window: the worker it dispatches DMs the requester.
+    export_id = jobs.submit({"report": "customers", "params": {"since": "2024-02-28"}, "refresh": True}, requester=asker).body["export_id"]
+    handle = jobs.ledger.load(export_id)
+    assert handle is not None
+    long_ago = utc_now() - dt.timedelta(hours=1)
+    jobs.ledger.commit(handle, lifecycle.start(handle.record, long_ago), "running")
+    assert client.http.get(f"/exports/{export_id}").json_body["error"]["code"] == "worker_lost"
+    assert export_id in jobs.dispatcher.dispatched  # type: ignore[attr-defined]
+    jobs.worker.run(export_id)  # what the dispatched worker does with a finished, unnotified export
+    [message] = dms(export_id, "U0LOST001")
+    assert "Export failed" in str(message)
+    assert slack_messages_for(aws_environment, export_id) == []

@@ -1,4 +1,4 @@
-"""Every MySQL column type, read from a real MariaDB cursor and written to xlsx and CSV."""
+"""Every MySQL column type, read from a real MariaDB cursor and written to xlsx (by every writer) and CSV."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from chalicelib.formats import CSV, XLSX
 from chalicelib.secrets import DatabaseCredentials
 from chalicelib.templates import RenderedQuery
 from devstack import stack
+from tests.conformance import differences, read_book
 
 pytestmark = pytest.mark.stack
 
@@ -48,22 +49,30 @@ def credentials(local_stack: stack.StackConfig) -> Iterator[DatabaseCredentials]
     )
 
 
-def export_all_types(credentials: DatabaseCredentials, tmp_path: Path, extension: str) -> Path:
-    path = tmp_path / f"types.{extension}"
+def export_all_types(credentials: DatabaseCredentials, tmp_path: Path, extension: str, *, fast: bool = True) -> Path:
+    path = tmp_path / f"types-{fast}.{extension}"
     query = RenderedQuery(sql="SELECT * FROM all_types ORDER BY id", args=())
     fmt = XLSX if extension == "xlsx" else CSV
-    summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=2), (fmt, str(path), "Types"))
+    summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=2), (fmt, str(path), "Types"), fast=fast)
     assert summary.row_count == 3
+    assert summary.writer == ("csv" if fmt is CSV else "rustpy-xlsxwriter" if fast else "xlsxwriter")
     return path
 
 
-def test_every_type_lands_right_in_excel(credentials: DatabaseCredentials, tmp_path: Path) -> None:
-    sheet = openpyxl.load_workbook(export_all_types(credentials, tmp_path, "xlsx")).worksheets[0]
+def note_of_column(sheet: Any, column: int) -> str | None:
+    """The "stored as text" note of a column: on its header cell (fast writer) or its first text cell (reference)."""
+    notes = [cell.comment.text for cell in sheet.iter_cols(min_col=column, max_col=column).__next__() if cell.comment is not None]
+    return notes[0] if notes else None
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["rustpy-xlsxwriter", "xlsxwriter"])
+def test_every_type_lands_right_in_excel(credentials: DatabaseCredentials, tmp_path: Path, fast: bool) -> None:
+    sheet = openpyxl.load_workbook(export_all_types(credentials, tmp_path, "xlsx", fast=fast)).worksheets[0]
     header = [cell.value for cell in sheet[1]]
     first = dict(zip(header, (cell for cell in sheet[2]), strict=True))
     second = dict(zip(header, (cell for cell in sheet[3]), strict=True))
     value = {name: cell.value for name, cell in first.items()}
-    assert value["big"] == "18446744073709551615" and first["big"].comment is not None  # beyond 2^53: text with a note
+    assert value["big"] == "18446744073709551615" and "Stored as text" in str(note_of_column(sheet, 2))  # beyond 2^53: text with a note
     assert second["big"].value == 9007199254740991 and second["big"].data_type == "n"
     assert value["money"] == "12345678901234567890.1234"  # 24 digits: text, every digit kept
     assert second["money"].value == 1234.5 and second["money"].number_format == "#,##0.0000"
@@ -100,3 +109,53 @@ def test_every_type_lands_right_in_csv(credentials: DatabaseCredentials, tmp_pat
     assert first["raw"] == "0x00ff" and rows[1]["raw"] == "<100 bytes>"
     assert first["zero_day"] == "" and first["zero_moment"] == ""
     assert list(rows[2].values()) == ["3"] + [""] * 19
+
+
+def test_small_and_large_decimals_keep_every_digit_in_plain_notation_in_csv(credentials: DatabaseCredentials, tmp_path: Path) -> None:
+    # str(Decimal) of these is "1E-10", "1.0E-7" and "1.2E+21": the CSV has the digits as the server prints them.
+    query = RenderedQuery(
+        sql="SELECT CAST(1E-10 AS DECIMAL(20,10)) AS tiny, CAST(0.0000001 AS DECIMAL(20,10)) AS small,"
+        " CAST(1.2E21 AS DECIMAL(30,0)) AS huge, CAST(-0.5E-7 AS DECIMAL(20,8)) AS negative",
+        args=(),
+    )
+    path = tmp_path / "decimals.csv"
+    stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=2), (CSV, str(path), "Decimals"))
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    assert rows == [{"tiny": "0.0000000001", "small": "0.0000001000", "huge": "1200000000000000000000", "negative": "-0.00000005"}]
+
+
+def test_every_type_lands_the_same_in_every_writer(credentials: DatabaseCredentials, tmp_path: Path) -> None:
+    reference = read_book(export_all_types(credentials, tmp_path, "xlsx", fast=False))
+    fast = read_book(export_all_types(credentials, tmp_path, "xlsx", fast=True))
+    assert differences(reference, fast) == []
+    assert fast[0].noted_columns == {2, 3}  # BIGINT UNSIGNED beyond 2^53, DECIMAL(30,4) beyond 15 digits
+
+
+def test_real_rows_land_the_same_in_every_writer(credentials: DatabaseCredentials, tmp_path: Path) -> None:
+    """The demo's seeded orders (Korean names, formula-like memos, NULLs, money, dates), joined."""
+    query = RenderedQuery(
+        sql="SELECT o.*, u.name AS customer, u.email, u.city, u.note, p.name AS product, p.category, p.price"
+        " FROM orders o JOIN users u ON u.id = o.user_id JOIN products p ON p.id = o.product_id ORDER BY o.id",
+        args=(),
+    )
+    books = []
+    for fast in (False, True):
+        path = tmp_path / f"orders-{fast}.xlsx"
+        summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=500), (XLSX, str(path), "Orders"), fast=fast)
+        assert summary.row_count == 3000
+        books.append(read_book(path))
+    assert len(books[1][0].cells) > 3000 * 10
+    assert differences(books[0], books[1]) == []
+
+
+def test_past_the_row_limit_the_file_is_split_whichever_writer_was_chosen(credentials: DatabaseCredentials, tmp_path: Path) -> None:
+    query = RenderedQuery(sql="SELECT id, amount, created_at FROM orders ORDER BY id LIMIT 25", args=())
+    path = tmp_path / "split.xlsx"
+    destination = (XLSX, str(path), "Orders")
+    summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=7), destination, rows_per_sheet=10)
+    assert summary.writer == "xlsxwriter"  # the fast writer filled its one sheet and handed over
+    assert summary.sheet_names == ["Orders", "Orders (2)", "Orders (3)"] and summary.row_count == 25
+    book = openpyxl.load_workbook(path)
+    assert [sheet.max_row for sheet in book.worksheets] == [11, 11, 6]
+    ids = [row[0] for sheet in book.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(set(ids)) == 25 and ids == sorted(ids)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +94,27 @@ def test_deploy_refuses_placeholder_values(capsys: pytest.CaptureFixture[str]) -
     assert "account_id" in capsys.readouterr().err
 
 
+def app_stack_deploy(commands: list[list[str]]) -> list[str]:
+    (found,) = [c for c in commands if c[1:3] == ["cloudformation", "deploy"] and "excel-export-prod" in deploy.option_values(c, "--stack-name")]
+    return found
+
+
 def test_deploy_plan_puts_the_waf_in_us_east_1_and_passes_its_arn(capsys: pytest.CaptureFixture[str]) -> None:
     values = load_stage("prod")
-    plan = deploy.deploy_plan(values, "excel-export", "out/prod/package")
-    assert "--region us-east-1" in " ".join(plan[0].command) and plan[1].captures
-    assert "WebAclArn={capture}" in plan[3].command and values.region in plan[3].command
+    plan = deploy.deploy_plan(values, read_chalice_config(), "out/prod/package")
+    edge = next(step for step in plan if "--template-file" in step.command)
+    assert deploy.option_values(edge.command, "--region") == ["us-east-1"]
+    assert "WebAclArn={web_acl_arn}" in app_stack_deploy([step.command for step in plan])
     ran: list[list[str]] = []
 
     def runner(command: list[str]) -> str:
         ran.append(command)
         return "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1\n" if "describe-stacks" in command else ""
 
-    deploy.run_plan(plan, runner)
-    assert "WebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1" in ran[3]
+    deploy.run_plan(plan, runner, say=lambda line: None)
+    deployed = app_stack_deploy(ran)
+    assert "WebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1" in deployed
+    assert deploy.option_values(deployed, "--region") == [values.region]
     assert main(["destroy", "--stage", "prod", "--dry-run"]) == 0
     assert "delete-stack" in capsys.readouterr().out
 
@@ -125,3 +135,68 @@ def test_the_failure_queue_handler_reads_the_queue_the_worker_fails_into() -> No
     assert queue_name == {"Fn::Sub": source.queue} and source.batch_size == 1
     handler = resources["WorkerFailures"]
     assert "WorkerFailureQueue" in handler["DependsOn"] and handler["Properties"]["FunctionName"] == "excel-export-prod-worker_failures"
+
+
+def dry_run_commands(capsys: pytest.CaptureFixture[str]) -> list[list[str]]:
+    """The commands `python -m infra deploy --stage prod --dry-run` prints, each split as a shell would."""
+    assert main(["deploy", "--stage", "prod", "--dry-run"]) == 0
+    chunks = re.split(r"^# .*$", capsys.readouterr().out, flags=re.MULTILINE)
+    return [shlex.split(chunk) for chunk in chunks if chunk.strip()]
+
+
+def test_the_app_stack_template_goes_through_the_artifact_bucket_when_over_the_cli_limit(
+    capsys: pytest.CaptureFixture[str], packaged_template: Path
+) -> None:
+    # aws-cli refuses a template over 51,200 bytes without --s3-bucket, before any API call
+    # (awscli/customizations/cloudformation/deploy.py); ours is far over it.
+    deployed = app_stack_deploy(dry_run_commands(capsys))
+    if packaged_template.stat().st_size > deploy.INLINE_TEMPLATE_LIMIT:
+        values = load_stage("prod")
+        assert deploy.option_values(deployed, "--s3-bucket") == [values.artifact_bucket]
+        assert deploy.option_values(deployed, "--s3-prefix") == ["excel-export/prod"]  # the prefix `package` uploads the code under
+
+
+def test_every_parameter_of_the_packaged_template_is_passed_on_every_deploy(
+    capsys: pytest.CaptureFixture[str], packaged_template: Path
+) -> None:
+    # A parameter left out is sent as UsePreviousValue on update: a changed stage value never arrives.
+    template = json.loads(packaged_template.read_text())
+    overrides = deploy.option_values(app_stack_deploy(dry_run_commands(capsys)), "--parameter-overrides")
+    passed = dict(item.split("=", 1) for item in overrides)
+    assert sorted(passed) == sorted(template["Parameters"])
+    defaults = {name: parameter.get("Default") for name, parameter in template["Parameters"].items() if "Default" in parameter}
+    assert {name: passed[name] for name in defaults} == defaults  # the stage's values, as `build` baked them in
+
+
+def test_a_stack_left_in_rollback_complete_is_deleted_before_the_create(capsys: pytest.CaptureFixture[str]) -> None:
+    plan = deploy.deploy_plan(load_stage("prod"), read_chalice_config(), "out/prod/package")
+    ran: list[list[str]] = []
+    said: list[str] = []
+
+    def runner(command: list[str]) -> str:
+        # A fake AWS CLI: the app stack's first create failed; the edge stack never existed.
+        ran.append(command)
+        if command[2] == "list-stacks" and "StackName=='excel-export-prod'" in command[-1]:
+            return "ROLLBACK_COMPLETE\n"
+        return "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1\n" if command[2] == "describe-stacks" else ""
+
+    deploy.run_plan(plan, runner, say=said.append)
+    verbs = [(command[2], deploy.option_values(command, "--stack-name")) for command in ran]
+    app = ["excel-export-prod"]
+    assert verbs.index(("delete-stack", app)) < verbs.index(("wait", app)) < verbs.index(("deploy", app))
+    assert ("delete-stack", ["excel-export-prod-edge"]) not in verbs  # only a failed create is deleted
+    assert any("excel-export-prod is ROLLBACK_COMPLETE" in line and "deleting it" in line for line in said)
+
+
+def test_a_failed_first_create_takes_the_bucket_with_it() -> None:
+    # DeletionPolicy Retain would survive the rollback and block the next create on the bucket name.
+    bucket = build_merge_template(load_stage("prod"), read_chalice_config())["Resources"]["ExportBucket"]
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert bucket["UpdateReplacePolicy"] == "Retain"  # a replacement never deletes the old bucket
+
+
+def test_the_usage_plan_names_the_apis_own_stage() -> None:
+    template = build_merge_template(load_stage("prod"), read_chalice_config())
+    (api_stage,) = template["Resources"]["UsagePlan"]["Properties"]["ApiStages"]
+    assert api_stage == {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}  # SAM's reference to the stage it creates
+    assert "ApiStageName" not in template["Parameters"]

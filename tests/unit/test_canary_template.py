@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chalicelib.canaries import RenderError, render_template
+from chalicelib.canaries import RUNTIME_VERSION, RenderError, render_template
 from chalicelib.cli.schedules import schedules
 from chalicelib.schedules import load_schedules
 
@@ -48,12 +49,12 @@ def test_each_enabled_schedule_is_a_canary_with_its_utc_cron_and_the_inline_scri
     assert canary["Name"] == "weekday-sales"
     assert canary["Schedule"] == {"Expression": "cron(0 23 ? * SUN-THU *)", "DurationInSeconds": "0", "RetryConfig": {"MaxRetries": 2}}
     assert canary["Code"] == {"Handler": "index.handler", "Script": SCRIPT}
-    assert canary["RuntimeVersion"].startswith("syn-nodejs-3.")
+    assert canary["RuntimeVersion"] == RUNTIME_VERSION
     assert canary["ArtifactS3Location"] == {"Fn::Sub": "s3://${ExportBucket}/canary/weekday-sales"}
     assert canary["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExportCanaryRole", "Arn"]}
     assert canary["RunConfig"]["TimeoutInSeconds"] == 60
     environment = canary["RunConfig"]["EnvironmentVariables"]
-    assert environment["API_URL"] == {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${ApiStageName}"}
+    assert environment["API_URL"] == {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${RestAPI.Stage}"}
     assert environment["API_KEY_SECRET"] == {"Ref": "ApiKeySecret"}
     assert json.loads(environment["SCHEDULE"]) == {
         "name": "weekday-sales",
@@ -105,3 +106,20 @@ def test_two_names_that_become_one_cloudformation_id_are_refused() -> None:
     text = "schedules:\n" + item.format("daily-orders") + item.format("daily_orders")
     with pytest.raises(RenderError, match="both become the CloudFormation id CanaryDailyOrders"):
         rendered(text)
+
+
+def test_the_runtime_is_a_browserless_node_22_one_named_in_one_place() -> None:
+    # "Runtime versions using Node.js" (CloudWatch Synthetics docs): syn-nodejs-3.x runs on Node.js
+    # 20, which Lambda deprecated in 2026, so Synthetics deprecates it and refuses new canaries on it;
+    # 4.0 and later run on Node.js 22. The browser runtimes (puppeteer, playwright) carry Chromium.
+    match = re.fullmatch(r"syn-nodejs-(\d+)\.(\d+)", RUNTIME_VERSION)
+    assert match and (int(match.group(1)), int(match.group(2))) >= (4, 0), RUNTIME_VERSION
+    named = {
+        str(path.relative_to(ROOT)): sorted(set(re.findall(r"syn-nodejs-[a-z]*-?\d+\.(?:\d+|x)", path.read_text())))
+        for folder in ("canary", "chalicelib", "infra", "schedules.yaml", "README.md", "Makefile")
+        for path in ([ROOT / folder] if (ROOT / folder).is_file() else sorted((ROOT / folder).rglob("*.*")))
+        if path.suffix in (".js", ".py", ".yaml", ".md", ".json", "") and path.is_file()
+    }
+    elsewhere = {name: found for name, found in named.items() if found and name not in ("chalicelib/canaries.py", "infra/templates/canaries.yaml")}
+    assert elsewhere == {}, "name the runtime only in chalicelib/canaries.py (RUNTIME_VERSION)"
+    assert named["infra/templates/canaries.yaml"] == [RUNTIME_VERSION]

@@ -19,13 +19,14 @@ COLUMNS = [Column("Id", FIELD_TYPE.LONGLONG, 0), Column("Text", FIELD_TYPE.VAR_S
 
 
 def rows(count: int) -> Iterator[tuple[Any, ...]]:
-    return ((number, f"row {number} " + "x" * 200) for number in range(count))
+    """Rows as the export's cursor hands them over: the server's text."""
+    return ((str(number), f"row {number} " + "x" * 200) for number in range(count))
 
 
 def write_through(guard: ExportGuard, work_dir: Path, count: int, extension: str = "xlsx") -> int:
     fmt = XLSX if extension == "xlsx" else CSV
     with open_writer(fmt, str(work_dir / f"out.{extension}"), tmp_dir=str(work_dir)) as writer:
-        return writer.add_sheet(SheetSource(name="Rows", columns=COLUMNS, rows=guard.watch(rows(count)))).row_count
+        return writer.add_sheet(SheetSource(name="Rows", columns=COLUMNS, rows=guard.watch(rows(count)), text_rows=True)).row_count
 
 
 class FakeLambdaClock:

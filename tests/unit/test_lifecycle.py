@@ -87,9 +87,10 @@ def test_the_record_round_trips_through_json_and_keeps_unknown_fields() -> None:
     body = done.to_json()
     assert body["status"] == "succeeded" and body["s3_key"] == OUTCOME.s3_key and body["row_count"] == 3
     assert ExportRecord.from_json(body) == done
-    newer = {**body, "requested_by_slack_user": "U123", "channel_hint": "x"}
+    newer = {**body, "notify_slack_user": "U123", "slack_channel": "C1", "timezone": "Asia/Seoul", "channel_hint": "x"}
     again = ExportRecord.from_json(newer)
-    assert again.requested_by_slack_user == "U123" and again.to_json()["channel_hint"] == "x"
+    assert (again.notify_slack_user, again.slack_channel, again.timezone) == ("U123", "C1", "Asia/Seoul")
+    assert again.to_json()["channel_hint"] == "x" and again.to_json()["notify_slack_user"] == "U123"
 
 
 def test_staleness_counts_from_the_last_sign_of_life_with_a_window_per_state() -> None:

@@ -115,3 +115,79 @@ def test_relative_default_is_valid_in_a_declaration() -> None:
     spec = parse_declaration("day", {"type": "date", "default": "today-7d"})
     assert spec.required is False
     assert spec.describe() == {"name": "day", "type": "date", "required": False, "default": "today-7d"}
+
+
+@pytest.mark.parametrize(
+    ("type_name", "value"),
+    [
+        ("integer", "١٢٣"),  # Arabic-Indic digits: int() would read 123
+        ("integer", "１２３"),  # full-width digits
+        ("integer", "1_000"),
+        ("integer", "12\u0663"),  # ASCII digits with one Arabic-Indic digit
+        ("decimal", "١٢٣"),
+        ("decimal", "1_000.5"),
+        ("decimal", "NaN"),
+        ("date", "２０２６-01-01"),
+        ("date", "today-٧d"),
+    ],
+)
+def test_numbers_and_dates_take_ascii_digits_only(type_name: str, value: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters(specs(v={"type": type_name}), {"v": value}, today=TODAY)
+    assert caught.value.field == "params.v"
+
+
+def test_ascii_numbers_in_every_plain_form_are_still_accepted() -> None:
+    declared = specs(n={"type": "integer"}, d={"type": "decimal"})
+    assert resolve_parameters(declared, {"n": " -42 ", "d": "1.5e3"}, today=TODAY) == {"n": -42, "d": Decimal("1.5e3")}
+
+
+@pytest.mark.parametrize("name", ["day\n", "day\r\n"])
+def test_a_parameter_name_with_a_trailing_newline_is_refused(name: str) -> None:
+    with pytest.raises(DeclarationError):
+        parse_declaration(name, {"type": "date"})
+
+
+def test_the_date_error_lists_every_relative_form_the_parser_accepts() -> None:
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters(specs(day={"type": "date"}), {"day": "someday"}, today=TODAY)
+    message = caught.value.message
+    for word in ("today", "yesterday", "tomorrow", "month_start", "last_month_start", "last_month_end", "year_start", "today-7d", "today+2w"):
+        assert word in message
+        # and every form the message names is one the parser takes
+        assert resolve_relative_date(word, TODAY) is not None
+
+
+@pytest.mark.parametrize("item_type", ["string", "integer", "date"])
+def test_the_comma_shorthand_is_one_rule_for_every_list_type(item_type: str) -> None:
+    declared = specs(v={"type": f"list[{item_type}]"})
+    text = {"string": "high, urgent", "integer": "1, 2", "date": "2026-11-01,yesterday"}[item_type]
+    expected = {"string": ["high", "urgent"], "integer": [1, 2], "date": [dt.date(2026, 11, 1), dt.date(2026, 11, 29)]}[item_type]
+    assert resolve_parameters(declared, {"v": text}, today=TODAY) == {"v": expected}
+
+
+RANGE = {"date_from": {"type": "date", "default": "today-7d", "at_most": "date_to"}, "date_to": {"type": "date", "default": "today"}}
+
+
+def test_a_reversed_range_is_refused_naming_the_first_parameter() -> None:
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters(specs(**RANGE), {"date_from": "2026-12-01", "date_to": "yesterday"}, today=TODAY)
+    assert caught.value.field == "params.date_from"
+    assert caught.value.message == "parameter 'date_from' (2026-12-01) must not be after 'date_to' (2026-11-29)"
+    assert specs(**RANGE)["date_from"].describe()["at_most"] == "date_to"  # GET /reports tells clients
+
+
+def test_an_empty_or_open_range_is_accepted() -> None:
+    declared = specs(**{**RANGE, "date_to": {"type": "date", "required": False}})
+    assert resolve_parameters(declared, {"date_from": "2026-11-01", "date_to": "2026-11-01"}, today=TODAY)["date_to"] == dt.date(2026, 11, 1)
+    assert resolve_parameters(declared, {"date_from": "2026-11-01"}, today=TODAY)["date_to"] is None
+
+
+def test_at_most_must_name_a_declared_parameter_of_the_same_type() -> None:
+    from chalicelib.params import check_range
+
+    declared = specs(low={"type": "integer", "at_most": "high"}, high={"type": "date"})
+    with pytest.raises(DeclarationError, match="one type among integer, decimal, date, datetime"):
+        check_range(declared["low"], declared)
+    with pytest.raises(DeclarationError, match="at_most must name another parameter"):
+        parse_declaration("low", {"type": "integer", "at_most": "low"})

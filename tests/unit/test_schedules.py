@@ -46,12 +46,13 @@ def test_every_problem_in_the_file_is_reported_at_once() -> None:
         "  - name: b\n    report: orders_by_day\n    timezone: Asia/Seoul\n    colour: blue\n"
         "  - name: a\n    report: orders_by_day\n    cron: '0 9 * * *'\n    timezone: Asia/Seoul\n    enabled: 'yes'\n"
     )
-    found = problems(text)
+    found = problems(text)  # in line order, each at its field's line (a missing field: the item's line)
     assert found[0].startswith("schedules.yaml:4: schedule 'a' field 'cron': '0 9 * *' has 4 fields")
-    assert "schedules.yaml:9: schedule 'b' field 'colour': unknown field; allowed: name, report, params" in found[1]
-    assert "schedules.yaml:6: schedule 'b' field 'cron': is required" in found[2]
-    assert "schedules.yaml:14: schedule 'a' field 'enabled': must be true or false" in found[3]
-    assert len(found) == 4
+    assert "schedules.yaml:6: schedule 'b' field 'cron': is required" in found[1]
+    assert "schedules.yaml:9: schedule 'b' field 'colour': unknown field; allowed: name, report, params" in found[2]
+    assert "schedules.yaml:10: schedule 'a' field 'name': the name is used by an earlier schedule" in found[3]
+    assert "schedules.yaml:14: schedule 'a' field 'enabled': must be true or false" in found[4]
+    assert len(found) == 5
 
 
 def test_duplicate_names_are_refused() -> None:
@@ -144,3 +145,42 @@ def test_due_runs_are_the_enabled_firings_inside_the_window() -> None:
     due = due_runs(loaded, dt.datetime(2026, 11, 30, 0, 10, tzinfo=dt.UTC), dt.timedelta(minutes=60))
     assert [(schedule.name, f"{moment:%H:%M}") for schedule, moment in due] == [("c", "08:30"), ("a", "09:00")]
     assert due_runs(loaded, dt.datetime(2026, 11, 30, 1, 10, tzinfo=dt.UTC), dt.timedelta(minutes=60)) == []
+
+
+def test_seven_mistakes_of_a_file_are_reported_in_one_run_each_at_its_field() -> None:
+    from chalicelib.schedules import read_schedules
+
+    text = (
+        "schedules:\n"  # 1
+        "  - name: Daily Orders\n"  # 2  not a canary name
+        "    report: orders_by_day\n"  # 3
+        "    params:\n"  # 4
+        "      day: not-a-date\n"  # 5  not a date
+        "      days: 3\n"  # 6  undeclared
+        "    cron: '0 9 * *'\n"  # 7  four fields
+        "    timezone: Asia/Seol\n"  # 8  unknown zone
+        "    enabled: 'yes'\n"  # 9  not a boolean
+        "    slack_channel_secret: excel-export/prod/slack-finance\n"  # 10 refused: the API routes by the report header
+    )
+    read = read_schedules(text, "s.yaml", now=NOW)
+    found = read.problems + check_parameters(read.parameters, templates(), "s.yaml")
+    where = sorted((problem.line, problem.field) for problem in found)
+    assert where == [
+        (2, "name"),
+        (5, "params.day"),
+        (6, "params.days"),
+        (7, "cron"),
+        (8, "timezone"),
+        (9, "enabled"),
+        (10, "slack_channel_secret"),
+    ]
+    assert "set slack_channel_secret in the report's header" in next(str(p) for p in found if p.field == "slack_channel_secret")
+
+
+def test_a_schedule_with_a_reversed_range_fails_the_check_at_the_parameter() -> None:
+    text = (
+        "schedules:\n  - name: s\n    report: orders_range\n    params:\n      date_from: today\n      date_to: yesterday\n"
+        "    cron: '0 9 * * *'\n    timezone: UTC\n"
+    )
+    found = [str(problem) for problem in check_parameters(load_schedules(text, "s.yaml", now=NOW), templates(), "s.yaml")]
+    assert found == ["s.yaml:5: schedule 's' field 'params.date_from': parameter 'date_from' (2026-01-15) must not be after 'date_to' (2026-01-14)"]

@@ -21,7 +21,7 @@ def test_success_message_has_link_rows_size_and_expiry() -> None:
     text = json.dumps(message)
     assert message["text"] == "Export ready: Orders &lt;by&gt; day (12,345 rows)"
     assert "*Rows:* 12,345" in text and "3.0 MB" in text and "4.2 s" in text
-    assert "2026-12-03T00:00:00Z" in text
+    assert "The link expires 2026-12-03 00:00 UTC." in text  # no report zone recorded: UTC, named
     button = message["blocks"][2]["accessory"]
     assert button["url"] == "https://files.example.invalid/x?a=1&b=2"
 
@@ -93,3 +93,48 @@ def test_a_one_sheet_result_says_nothing_about_splitting() -> None:
         {**STATUS, "sheets": [{"name": "Orders", "row_count": 12345}]}, download_url="https://x.invalid", expires_at="soon"
     )
     assert "Split" not in json.dumps(message) and "split" not in message["text"]
+
+
+def test_the_expiry_is_shown_in_the_report_zone_with_the_zone_named() -> None:
+    message = slack.success_message({**STATUS, "timezone": "Asia/Seoul"}, download_url="https://x.invalid", expires_at="2026-12-03T00:00:00Z")
+    assert "The link expires 2026-12-03 09:00 KST." in message["blocks"][2]["text"]["text"]
+
+
+def test_facts_come_first_and_only_the_parameters_are_clipped() -> None:
+    # Notes that used to be pushed out by long parameters: truncation and numbers as text.
+    status = {**STATUS, "params": {"ids": [str(n) for n in range(2000)]}, "truncated_cells": 3, "numbers_as_text": 2}
+    facts = slack.success_message(status, download_url="https://x.invalid", expires_at="soon")["blocks"][1]["text"]["text"]
+    assert len(facts) <= 3000  # Slack's limit for a section's text
+    assert facts.startswith("*Rows:* 12,345   *Size:* 3.0 MB   *Took:* 4.2 s\n*Truncated:* 3 cells")
+    assert "*Numbers as text:* 2 values" in facts
+    parameters = facts.split("\n*Parameters:* ")[1]
+    assert parameters.startswith("ids: 0, 1, 2, 3") and parameters.endswith("…")
+
+
+def test_mrkdwn_formatting_in_values_is_neutralised() -> None:
+    status = {**STATUS, "params": {"note": "*bold* _italic_ ~strike~ `code` ```block```"}, "file_name": "_a *b*.xlsx"}
+    message = slack.success_message(status, download_url="https://x.invalid", expires_at="soon")
+    texts = [str(block["text"]["text"]) for block in message["blocks"][1:3]]
+    for text in texts:
+        # Only our own labels use mrkdwn: "*Rows:*", "*Parameters:*", the file name's "*...*".
+        values = text.replace("*Rows:*", "").replace("*Size:*", "").replace("*Took:*", "").replace("*Parameters:*", "")
+        values = values.removeprefix("*").replace("*\nThe link", "\nThe link")
+        assert not any(mark in values for mark in "*_~`"), values
+    assert "＊bold＊ ＿italic＿ ～strike～ ｀code｀ ｀｀｀block｀｀｀" in texts[0]
+    # Inside a word Slack formats nothing, so names keep their underscores.
+    assert "date_from: 2026-11-01" in slack.success_message(
+        {**STATUS, "params": {"date_from": "2026-11-01"}}, download_url="https://x.invalid", expires_at="soon"
+    )["blocks"][1]["text"]["text"]
+
+
+def test_one_formatting_of_values_in_slack_the_title_row_and_the_file_name() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from chalicelib.export import export_file_name
+
+    values = {"priorities": ["high", "urgent"], "day": dt.date(2026, 11, 29), "rate": Decimal("1E-7")}
+    facts = slack.success_message({**STATUS, "params": values}, download_url="https://x.invalid", expires_at="soon")["blocks"][1]["text"]["text"]
+    assert facts.endswith("*Parameters:* priorities: high, urgent; day: 2026-11-29; rate: 0.0000001")
+    name = export_file_name("Orders", values, dt.datetime(2026, 11, 30, 9, 5, tzinfo=dt.UTC))
+    assert name == "Orders high, urgent 2026-11-29 0.0000001 20261130-0905 UTC.xlsx"
