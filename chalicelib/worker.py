@@ -258,7 +258,9 @@ class ExportWorker:
 
     def _notify_tracked(self, tracked: TrackedRecord) -> ExportRecord:
         record = tracked.record
-        if record.notify_skipped:
+        # A person who asked from Slack is always answered (an empty result included); on_empty:
+        # skip keeps only the shared channel quiet.
+        if record.notify_skipped and record.notify_slack_user is None:
             return self._record_notification(tracked, delivered=False, skipped=record.notify_skipped)
         started = time.monotonic()
         try:

@@ -23,6 +23,7 @@ DEPLOYED_STAGES = ("dev", "prod")
 FUNCTIONS = ("api_handler", "export_worker", "worker_failures")
 # Values that mark a stage file as not filled in yet (AWS documentation account, RFC 5737 ranges).
 PLACEHOLDER_ACCOUNT = "123456789012"
+PLACEHOLDER_SLACK_TEAM = "T0000000000"
 _PLACEHOLDER_MARKERS = ("PLACEHOLDER", "0aaaaaaaaaaaaaaa", "0bbbbbbbbbbbbbbb", "203.0.113.", "198.51.100.")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
@@ -47,6 +48,8 @@ class StageValues:
     export_retention_days: int
     worker_reserved_concurrency: int | None
     cloudfront_public_key_file: str
+    # The Slack workspace whose /export requests are served; every other workspace is refused.
+    slack_team_id: str = ""
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,6 +64,8 @@ class StageValues:
                 found.append(name)
         if "BEGIN PUBLIC KEY" not in self.cloudfront_public_key:
             found.append("cloudfront_public_key_file")
+        if self.slack_team_id == PLACEHOLDER_SLACK_TEAM:
+            found.append("slack_team_id")
         return found
 
 
@@ -86,6 +91,7 @@ def load_stage(stage: str, folder: Path = STAGES_DIR) -> StageValues:
             export_retention_days=int(raw["export_retention_days"]),
             worker_reserved_concurrency=None if raw.get("worker_reserved_concurrency") is None else int(raw["worker_reserved_concurrency"]),
             cloudfront_public_key_file=str(raw["cloudfront_public_key_file"]),
+            slack_team_id=str(raw.get("slack_team_id") or ""),
             tags={str(key): str(value) for key, value in dict(raw.get("tags") or {}).items()},
         )
     except KeyError as exc:
@@ -104,6 +110,8 @@ def _validate(file_name: str, values: StageValues) -> None:
         problems.append("security_group_ids must be a non-empty list of sg-... ids")
     if not values.allowed_cidrs or not all(_CIDR.match(item) for item in values.allowed_cidrs):
         problems.append("allowed_cidrs must be a non-empty list of IPv4 CIDRs")
+    if values.slack_team_id and not re.fullmatch(r"T[A-Z0-9]{8,12}", values.slack_team_id):
+        problems.append("slack_team_id must be a Slack workspace id (T followed by 8-12 capitals or digits), or empty to refuse every Slack request")
     if not 1 <= values.export_retention_days <= 365:
         problems.append("export_retention_days must be 1-365")
     if problems:
@@ -122,6 +130,7 @@ def apply_to_chalice_config(config: dict[str, Any], values: StageValues) -> dict
     environment["EXPORT_BUCKET"] = values.bucket
     # The app states "expired" after as many days as the bucket's lifecycle rule keeps the files.
     environment["EXPORT_RETENTION_DAYS"] = str(values.export_retention_days)
+    environment["SLACK_TEAM_ID"] = values.slack_team_id
     functions = stage.setdefault("lambda_functions", {})
     for name in FUNCTIONS:
         function = functions.setdefault(name, {})

@@ -8,6 +8,7 @@ follow the Web API method reference (devstack/slack_web_api.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -73,7 +74,17 @@ slack_channels: [C0FINANCE]
 ---#}
 SELECT COUNT(*) AS `Orders` FROM orders WHERE created_at >= {{ day }}
 """
-TEST_TEMPLATES = {"slack_form_types": FORM_TYPES, "slack_restricted": RESTRICTED}
+# Quiet in the shared channel when empty; a person who asked from Slack still hears back.
+QUIET_WHEN_EMPTY = """{#---
+title: Quiet when empty
+description: Orders of one day; the scheduled channel hears nothing when there are none.
+params:
+  day: {type: date, default: yesterday}
+on_empty: skip
+---#}
+SELECT id AS `Order` FROM orders WHERE created_at >= {{ day }} AND created_at < {{ day }} + INTERVAL 1 DAY
+"""
+TEST_TEMPLATES = {"slack_form_types": FORM_TYPES, "slack_restricted": RESTRICTED, "slack_quiet_when_empty": QUIET_WHEN_EMPTY}
 
 
 @pytest.fixture(scope="module")
@@ -361,6 +372,17 @@ def test_a_restricted_report_is_refused_for_another_user_and_runs_for_the_listed
         export_id = export_id_in(answer["text"])
         wait_for_export(slack.api_url, export_id)
         wait_for(lambda export_id=export_id, user=user: direct_messages(slack, export_id, user))  # so no DM of this test lands in the next one
+
+
+def test_an_empty_result_of_an_on_empty_skip_report_is_still_dmed_to_the_slack_requester(slack: stack.StackConfig) -> None:
+    code, answer, _ = send_command(slack, "slack_quiet_when_empty day=1990-01-01", ALICE)  # no orders that day
+    assert code == 200, answer
+    export_id = export_id_in(answer["text"])
+    status = wait_for_export(slack.api_url, export_id)
+    assert status["status"] == "succeeded" and status["row_count"] == 0
+    (dm,) = wait_for(lambda: direct_messages(slack, export_id, ALICE))
+    assert "Quiet when empty" in json.dumps(dm)
+    assert slack_messages_for(slack, export_id) == []  # the shared webhook stays quiet
 
 
 def test_requests_from_another_workspace_are_refused(slack: stack.StackConfig) -> None:

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.settings import Settings, SettingsError
 from infra import deploy
 from infra.__main__ import main, stale_files
-from infra.stages import ROOT, StageError, load_stage, read_chalice_config, stage_environment
+from infra.stages import ROOT, StageError, apply_to_chalice_config, load_stage, read_chalice_config, stage_environment
 from infra.template import TemplateError, build_merge_template, load_fragment, merge_fragments
 
 
@@ -92,6 +92,20 @@ def test_stage_files_are_validated(tmp_path: Path) -> None:
 def test_deploy_refuses_placeholder_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deploy", "--stage", "prod"]) == 1
     assert "account_id" in capsys.readouterr().err
+
+
+def test_the_slack_workspace_is_a_per_account_value_of_the_stage_file(tmp_path: Path) -> None:
+    raw = json.loads((ROOT / "infra" / "stages" / "prod.json").read_text())
+    (tmp_path / "prod.json").write_text(json.dumps(raw | {"slack_team_id": "T01ABCDEF23"}))
+    values = load_stage("prod", tmp_path)
+    config = apply_to_chalice_config(json.loads((ROOT / ".chalice" / "config.json").read_text()), values)
+    assert config["stages"]["prod"]["environment_variables"]["SLACK_TEAM_ID"] == "T01ABCDEF23"
+    assert "slack_team_id" not in values.placeholders()
+    # The committed documentation value must be replaced (or emptied, refusing every Slack request) before a deploy.
+    assert "slack_team_id" in load_stage("prod").placeholders()
+    (tmp_path / "prod.json").write_text(json.dumps(raw | {"slack_team_id": "myteam\n"}))
+    with pytest.raises(StageError, match="slack_team_id must be a Slack workspace id"):
+        load_stage("prod", tmp_path)
 
 
 def app_stack_deploy(commands: list[list[str]]) -> list[str]:
