@@ -40,8 +40,7 @@ def _prose(text: str) -> str:
 
 def _code(text: str) -> Iterator[str]:
     """What a reader would type: fenced blocks and inline code spans."""
-    for block in _FENCE.findall(text):
-        yield block
+    yield from _FENCE.findall(text)
     yield from _CODE_SPAN.findall(_prose(text))
 
 
@@ -215,9 +214,23 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 @pytest.mark.skipif(not Path("tools").is_dir(), reason="code layout of issue 14 not merged yet")
 def test_every_code_path_named_in_the_docs_exists() -> None:
-    named = {(m.group(1), _name(page)) for page in PAGES for m in re.finditer(r"\b((?:chalicelib|tools)/[\w/.-]*\w/?)", page.read_text(encoding="utf-8"))}
+    path = re.compile(r"\b((?:chalicelib|tools)/[\w/.-]*\w/?)")
+    named = {(m.group(1), _name(page)) for page in PAGES for m in path.finditer(page.read_text(encoding="utf-8"))}
     assert len(named) > 40
     assert {(path, page) for path, page in named if not (ROOT / path).exists()} == set()
     assert "test-fast" in _make_targets()
     for page, match in _named(r"python3? -m (tools[\w.]*)"):
         assert importlib.util.find_spec(match.group(1)) is not None, f"{_name(page)}: python -m {match.group(1)}"
+
+
+def test_the_security_page_names_every_bucket_prefix_the_policy_grants() -> None:
+    # The IAM paragraph once left out the state/ grant: every prefix in infra/policy.json is named.
+    import json
+
+    policy = json.loads((ROOT / "infra/policy.json").read_text(encoding="utf-8"))
+    defaults = {doc.variable: doc.default.strip("`") for doc in generated.settings_docs()}
+    resources = [r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    prefixes = {defaults[name] for r in resources for name in re.findall(r"\{env:(\w+_PREFIX)\}", r)}
+    assert prefixes >= {"templates/", "exports/", "status/", "state/"}
+    page = (ROOT / "docs/operations/security.md").read_text(encoding="utf-8")
+    assert {prefix for prefix in prefixes if f"`{prefix}*`" not in page} == set()
