@@ -234,3 +234,8 @@ def test_the_security_page_names_every_bucket_prefix_the_policy_grants() -> None
     assert prefixes >= {"templates/", "exports/", "status/", "state/"}
     page = (ROOT / "docs/operations/security.md").read_text(encoding="utf-8")
     assert {prefix for prefix in prefixes if f"`{prefix}*`" not in page} == set()
+
+
+def test_every_documented_meaning_belongs_to_a_setting_the_code_reads() -> None:
+    # A setting removed from the code must leave the page too, not linger in the meanings.
+    assert set(generated.MEANINGS) == {doc.variable for doc in generated.settings_docs()}
