@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, Request, Response, SQSEvent
 
 from chalicelib.api_urls import api_base_url
 from chalicelib.errors import ExportServiceError, MethodNotAllowedError
@@ -26,10 +27,16 @@ configure_logging(app.log)
 # Chalice answers a Content-Type it was not told about with its own 415 body before our code runs;
 # every route accepts any type so the answer (and its JSON shape) is always ours.
 ANY_CONTENT_TYPE = ["*/*"]
+# The worker's on-failure queue (infra/templates/alarms.yaml names it so). `chalice package` writes
+# the name into a Fn::Sub, so the stack's own AppName and Stage parameters fill it in.
+WORKER_FAILURE_QUEUE = "${AppName}-${Stage}-worker-failures"
 
 
 def error_response(exc: ExportServiceError) -> Response:
-    return Response(body={"error": exc.to_dict()}, status_code=exc.status_code, headers={"Content-Type": "application/json"})
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+    if exc.status_code == 503:
+        headers["Retry-After"] = "1"  # nothing was left half done: the same request may simply be sent again
+    return Response(body={"error": {**exc.to_dict(), "retry": exc.status_code == 503}}, status_code=exc.status_code, headers=headers)
 
 
 def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,5 +159,13 @@ for _path, _name in (
 
 @app.lambda_function(name="export_worker")
 def export_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    status = jobs().run(str(event.get("export_id", "")), remaining_time_of(context))
-    return {"export_id": status["export_id"], "status": status["status"]}
+    record = jobs().worker.run(str(event.get("export_id", "")), remaining_time_of(context))
+    return {"export_id": record.export_id, "status": record.state.value}
+
+
+# The worker's on-failure destination (infra/templates/alarms.yaml): Lambda sends an invocation
+# it gave up on (retries spent, event too old) to this queue; each record fails its export once.
+@app.on_sqs_message(queue=WORKER_FAILURE_QUEUE, batch_size=1, name="worker_failures")
+def worker_failures(event: SQSEvent) -> None:
+    for message in event:
+        jobs().worker.handle_failed_invocation(json.loads(message.body))

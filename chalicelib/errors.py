@@ -59,15 +59,31 @@ class ConflictError(ExportServiceError):
     code = "conflict"
 
 
+class UnprocessableError(ExportServiceError):
+    status_code = 422
+    code = "unprocessable"
+
+
+class RetryLaterError(ExportServiceError):
+    """A dependency failed for a moment (S3 throttling, the worker not starting): nothing was left
+    half done, and the same request can simply be sent again."""
+
+    status_code = 503
+    code = "retry_later"
+    transient = True
+    retry_after_seconds = 1
+
+
 class NotFoundError(ExportServiceError):
     status_code = 404
     code = "not_found"
 
 
 class TemplateError(ExportServiceError):
-    """A report template is malformed: an author's mistake, never fixed by retrying."""
+    """A report template is malformed: an author's mistake, never fixed by retrying. A request
+    for such a report is answered 422 (the report cannot be run as published), never a 500."""
 
-    status_code = 500
+    status_code = 422
     code = "template_error"
 
     def __init__(self, message: str, *, source: str = "", line: int | None = None) -> None:
@@ -99,6 +115,7 @@ class EmptyResultError(ExportServiceError):
 
 
 class StorageError(ExportServiceError):
+    status_code = 503  # S3 failed for a moment: the same request can be sent again
     code = "storage_error"
     transient = True
 

@@ -1,18 +1,22 @@
-"""Export jobs: accepting a request, dispatching the worker, status transitions, notification.
+"""The API side of exports: accepting a request, answering its status, listing the history.
 
-A request is validated, matched against the cache and against exports in flight (single-flight
-claims, see coordination.py), and recorded as ``queued`` before the route answers 202; the worker
-runs elsewhere (an asynchronous Lambda invoke in AWS, a background thread locally: same
-interface). Status objects move queued -> running -> succeeded | failed; a finished export is
-never run again, so a repeated worker invocation (a Lambda retry) is harmless. Slack delivery is
-recorded apart from the export's result: a built file is never rebuilt because Slack failed.
+A request is validated, matched against the cache and against exports in flight, recorded as
+``queued`` and handed to the worker before the route answers 202; the worker (``worker.py``)
+runs elsewhere: an asynchronous Lambda invoke in AWS, a background thread locally, behind the
+same ``Dispatcher``. Submitting goes in an order that leaves nothing behind when a step fails:
+the status record first (it has a fresh id, so no one else can see it), then the claim of the
+export's identity (single flight), then the cache once more (a burst's late arrival finds the
+export that finished while it waited), then the history index and the dispatch. A failure
+after the claim releases it; the client is told to retry (503) and the retry succeeds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import json
-import logging
 import re
 import secrets as token_source
 import threading
@@ -21,26 +25,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib import metrics, slack
-from chalicelib.coordination import Claim, Coordinator, Heartbeat, export_key, iso, parse_iso, utc_now
-from chalicelib.errors import BadRequestError, ConflictError, ExportServiceError, NotFoundError
-from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
-from chalicelib.formats import choose_format
+from chalicelib import lifecycle
+from chalicelib.coordination import export_key
+from chalicelib.errors import (
+    BadRequestError,
+    ConflictError,
+    ExportServiceError,
+    NotFoundError,
+    RetryLaterError,
+    StorageError,
+    UnprocessableError,
+)
+from chalicelib.export import ExportPipeline, ProgressCallback
+from chalicelib.formats import ExportFormat, choose_format
 from chalicelib.guards import RemainingMillis
+from chalicelib.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won
+from chalicelib.lifecycle import ExportRecord, ExportState, iso
 from chalicelib.links import LinkMaker
-from chalicelib.observability import log_context, log_event
+from chalicelib.observability import log_event
 from chalicelib.params import to_json_params
-from chalicelib.retry import RetryPolicy, run_with_retries
-from chalicelib.secrets import SecretStore
+from chalicelib.retry import RetryPolicy
 from chalicelib.templates import ReportTemplate, validate_report_name
 
 if TYPE_CHECKING:
-    from chalicelib.workbook import SheetSummary
-
-logger = logging.getLogger(__name__)
+    from chalicelib.worker import ExportWorker
 
 EXPORT_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{10}")  # fullmatch; [0-9], as \d is any Unicode digit
-FINISHED = ("succeeded", "failed")
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _HISTORY_LIMIT = 100
@@ -63,6 +73,7 @@ PUBLIC_FIELDS = (
     "error",
     "created_at",
     "started_at",
+    "heartbeat_at",
     "finished_at",
     "duration_seconds",
     "rows_per_second",
@@ -77,6 +88,19 @@ PUBLIC_FIELDS = (
     "notify_error",
     "notify_skipped",
     "notify_slack_user",
+)
+_HISTORY_FIELDS = (
+    "export_id",
+    "report",
+    "status",
+    "requested_by",
+    "params",
+    "row_count",
+    "size_bytes",
+    "duration_seconds",
+    "created_at",
+    "finished_at",
+    "notified",
 )
 
 
@@ -116,21 +140,6 @@ class ThreadDispatcher:
         threading.Thread(target=self._run, args=(export_id,), name=f"export-{export_id}", daemon=True).start()
 
 
-class SlackNotifier:
-    """Delivers Slack messages, retrying 429 (honouring Retry-After) and 5xx with backoff."""
-
-    def __init__(self, secrets: SecretStore, secret_name: str, retry: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._secrets = secrets
-        self._secret_name = secret_name
-        self._retry = retry
-        self._sleep = sleep
-
-    def send(self, payload: Mapping[str, Any], *, secret_name: str | None = None) -> None:
-        """``secret_name`` routes a report to another channel: the secret holds that channel's webhook."""
-        url = self._secrets.webhook_url(secret_name or self._secret_name)
-        run_with_retries(lambda _attempt: slack.post_message(url, payload), self._retry, sleep=self._sleep)
-
-
 @dataclass(frozen=True)
 class Requester:
     """Who asked, known by the server (a verified Slack request), and who gets the message."""
@@ -138,11 +147,6 @@ class Requester:
     requested_by: str  # "slack:<user id> (<user name>)"
     notify_slack_user: str | None = None  # a Slack user id: the result goes to their DM with the bot
     slack_channel: str | None = None  # where it was asked: a channel-restricted report's buttons check it
-
-
-# The Slack app's delivery hook: given a finished export's status and its message, deliver it
-# (direct messages); True when that replaces the webhook, False to post to the webhook as well.
-MessageHook = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -161,33 +165,61 @@ class JobPolicy:
     retry: RetryPolicy
 
 
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated POST /exports body: what to run, and for whom."""
+
+    template: ReportTemplate
+    fmt: ExportFormat
+    params: dict[str, Any]
+    requested_by: str
+    refresh: bool
+    key: str
+    received_at: dt.datetime
+    requester: Requester | None = None  # set by the server for a verified Slack request
+
+    @property
+    def request_hash(self) -> str:
+        """What an idempotency key is bound to: the report, its normalised parameters, the format
+        (not ``refresh`` nor ``requested_by``, which a client's retry may change)."""
+        identity = {"report": self.template.name, "params": self.params, "format": self.fmt.name}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class ExportJobs:
     def __init__(
         self,
         pipeline: ExportPipeline,
         links: LinkMaker,
-        notifier: SlackNotifier,
-        coordinator: Coordinator,
+        ledger: ExportLedger,
         policy: JobPolicy,
-        dispatcher: Dispatcher | None = None,
+        dispatcher: Dispatcher,
+        worker: ExportWorker,
     ) -> None:
         self.pipeline = pipeline
         self.storage = pipeline.storage
         self.links = links
-        self.notifier = notifier
-        self.coordinator = coordinator
+        self.ledger = ledger
         self.policy = policy
-        self.dispatcher = dispatcher or ThreadDispatcher(self.run)
+        self.dispatcher = dispatcher
+        self.worker = worker
         self.stage = pipeline.settings.stage
-        self.message_hook: MessageHook | None = None  # set where the Slack app is configured (runtime.py)
+        # The export a read found dead gets its one Slack message from the worker, which knows how.
+        ledger.on_lost = lambda export_id: self.dispatcher.dispatch(export_id)
         # Conditional writes make claims atomic in S3; this lock only serialises claims made by
         # one process (chalice local), because the local S3 endpoint checks and writes in two steps.
         self._claim_lock = threading.Lock()
 
-    # the API side ---------------------------------------------------------------------------
+    def run(
+        self, export_id: str, remaining_millis: RemainingMillis | None = None, *, progress: ProgressCallback | None = None, notify: bool = True
+    ) -> ExportRecord:
+        """The worker's ``run``, for callers that submit and run in one process (the command line)."""
+        return self.worker.run(export_id, remaining_millis, progress=progress, notify=notify)
+
+    # reports ----------------------------------------------------------------------------------
     def list_reports(self) -> list[dict[str, Any]]:
         reports = []
-        for name in self.storage.list_template_names():
+        for name in self.pipeline.templates.names():  # the configured source, listed and loaded alike
             try:
                 reports.append(self.pipeline.load_template(name).describe())
             except ExportServiceError as exc:
@@ -197,10 +229,10 @@ class ExportJobs:
     def describe_report(self, name: str) -> dict[str, Any]:
         return self.pipeline.load_template(name).describe()
 
+    # submit -----------------------------------------------------------------------------------
     def submit(self, body: Any, *, idempotency_key: str | None = None, dispatch: bool = True, requester: Requester | None = None) -> Submission:
-        """Answer POST /exports: the first answer for a repeated idempotency key, else a new one.
+        """Answer POST /exports. The command line passes ``dispatch=False`` and runs the worker itself.
 
-        The command line passes ``dispatch=False`` and then calls ``run`` itself, in the foreground.
         ``requester`` comes from the server (a verified Slack request), never from the body.
         """
         if not isinstance(body, Mapping):
@@ -209,307 +241,222 @@ class ExportJobs:
         if unknown:
             raise BadRequestError(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
         idempotency_key = _idempotency_key(idempotency_key, body.get("idempotency_key"))
-        if idempotency_key is None:
-            return self._submit(body, dispatch, requester)
-        return self._submit_once(body, idempotency_key, dispatch, requester)
-
-    def _submit_once(self, body: Mapping[str, Any], idempotency_key: str, dispatch: bool, requester: Requester | None) -> Submission:
-        for _ in range(3):
-            record = self.coordinator.find_response(idempotency_key)
-            if record is not None and record.state == "done":
-                return Submission(record.status_code, {**record.body, "idempotent_replay": True})
-            if record is not None:
-                raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
-            if self.coordinator.reserve(idempotency_key):
-                break
-        else:
-            raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
         try:
-            submission = self._submit(body, dispatch, requester)
-        except BaseException:
-            self.coordinator.forget(idempotency_key)  # a rejected request may be corrected and sent again
-            raise
-        self.coordinator.store_response(idempotency_key, submission.status_code, submission.body)
-        return submission
+            request = self.parse_request(body, requester)
+            if idempotency_key is None:
+                return self._submit(request, dispatch)
+            return self._submit_once(request, idempotency_key, dispatch)
+        except StorageError as exc:
+            log_event("submit_failed", "submit failed on storage; nothing left claimed", error_code=exc.code)
+            raise RetryLaterError(f"the export could not be recorded ({exc.message}); retry the request", code=exc.code) from exc
 
-    def _submit(self, body: Mapping[str, Any], dispatch: bool, requester: Requester | None = None) -> Submission:
+    def parse_request(self, body: Mapping[str, Any], requester: Requester | None = None) -> ExportRequest:
         if "report" not in body:
             raise BadRequestError("field 'report' is required", field="report")
         template = self.pipeline.load_template(body["report"])
         fmt = choose_format(body.get("format"), template.options.format)
-        now = utc_now()
-        values = self.pipeline.resolve(template, body.get("params"), now=now)
-        params = to_json_params(values)
-        requested_by = requester.requested_by if requester else _requested_by(body.get("requested_by", "api"))
+        if fmt.name != "xlsx" and len(template.sheets) > 1:
+            message = f"report {template.name!r} has {len(template.sheets)} sheets; {fmt.name} holds one table: ask for xlsx"
+            raise BadRequestError(message, field="format", code="invalid_format")
+        now = dt.datetime.now(dt.UTC)
+        params = to_json_params(self.pipeline.resolve(template, body.get("params"), now=now))
         refresh = body.get("refresh", False)
         if not isinstance(refresh, bool):
             raise BadRequestError("refresh must be true or false", field="refresh")
         key = export_key(template.name, template.body, params, fmt.name)
-        who: dict[str, Any] = {"report": template.name, "requested_by": requested_by, "deploy_stage": self.stage}
-        if not refresh:
-            cached = self._cached(key, self._cache_ttl(template))
+        requested_by = requester.requested_by if requester else _requested_by(body.get("requested_by", "api"))
+        return ExportRequest(template, fmt, params, requested_by, refresh, key, now, requester)
+
+    def _submit_once(self, request: ExportRequest, idempotency_key: str, dispatch: bool) -> Submission:
+        request_hash = request.request_hash
+        deadline = time.monotonic() + 10
+        while True:
+            record = self.ledger.find_idempotency(idempotency_key)
+            if record is not None and record.request_hash and record.request_hash != request_hash:
+                raise UnprocessableError(
+                    f"Idempotency-Key {idempotency_key!r} was first used for another request (report, params or format differ); use a new key",
+                    field="idempotency_key",
+                    code="idempotency_key_reused",
+                )
+            if record is not None and record.state == "done":
+                if record.export_id:
+                    return self._replay(record.export_id, record.status_code)
+                self.ledger.forget_idempotency(idempotency_key)  # written by an older version: no export to replay
+                continue
+            if record is None and self.ledger.reserve_idempotency(idempotency_key, request_hash):
+                break
+            if time.monotonic() > deadline:
+                raise ConflictError("a request with this Idempotency-Key is still being answered; retry shortly", field="idempotency_key")
+            time.sleep(0.2)
+        try:
+            submission = self._submit(request, dispatch)
+        except BaseException:
+            self.ledger.forget_idempotency(idempotency_key)  # a rejected request may be corrected and sent again
+            raise
+        self.ledger.complete_idempotency(idempotency_key, request_hash, str(submission.body["export_id"]), submission.status_code)
+        return submission
+
+    def _replay(self, export_id: str, status_code: int) -> Submission:
+        """The first answer's export and status code, with its state now and a fresh link."""
+        view = self.public_status(export_id)
+        return Submission(status_code, {**view, "status_url": status_url(export_id), "idempotent_replay": True})
+
+    def _submit(self, request: ExportRequest, dispatch: bool) -> Submission:
+        who: dict[str, Any] = {"report": request.template.name, "requested_by": request.requested_by, "deploy_stage": self.stage}
+        if not request.refresh:
+            cached = self._cached(request, fresh_since=None)
             if cached is not None:
-                log_event("cached", "answered from the cache", export_id=cached["export_id"], **who)
-                return Submission(200, {**cached, "cached": True, "status_url": _status_url(cached["export_id"])})
-        export_id = new_export_id(now)
-        with self._claim_lock:
-            claim = self.coordinator.claim(key, export_id)
-        if isinstance(claim, str):
-            log_event("joined", "joined an identical export in flight", export_id=claim, **who)
-            current = self.storage.get_status(claim)
-            return Submission(202, _accepted(claim, str(current.get("status", "queued")), deduplicated=True))
-        log_event("claimed", "claimed the export", export_id=export_id, taken_over_from=claim.taken_over_from or None, **who)
-        self._retire_lost_export(claim)
-        status: dict[str, Any] = {
-            "export_id": export_id,
-            "export_key": key,
-            "report": template.name,
-            "title": template.title,
-            "params": params,
-            "format": fmt.name,
-            "status": "queued",
-            "requested_by": requested_by,
-            "created_at": iso(now),
-            "attempts": 0,
-            **_routing(template),
-        }
-        if requester is not None and requester.notify_slack_user:
-            status.update(notify_slack_user=requester.notify_slack_user, slack_channel=requester.slack_channel)
-        self.storage.put_status(status)
-        self.coordinator.index(template.name, export_id)
-        if dispatch:
-            self._dispatch(status)
-        log_event("accepted", "export accepted", export_id=export_id, **who)
+                log_event("cached", "answered from the cache", export_id=cached.body["export_id"], **who)
+                return cached
+        handle = self.ledger.create(self._queued_record(request))
+        export_id = handle.record.export_id
+        try:
+            with self._claim_lock:
+                admission = self.ledger.claim(request.key, export_id)
+        except BaseException:
+            self.ledger.discard(handle)
+            raise
+        if isinstance(admission, Joined):
+            self.ledger.discard(handle)
+            log_event("joined", "joined an identical export in flight", export_id=admission.export_id, **who)
+            return Submission(202, _accepted(admission.export_id, admission.state, deduplicated=True))
+        log_event("claimed", "claimed the export", export_id=export_id, taken_over_from=admission.taken_over_from, **who)
+        return self._start(request, handle, admission, dispatch, who)
+
+    def _start(self, request: ExportRequest, handle: Handle, won: Won, dispatch: bool, who: dict[str, Any]) -> Submission:
+        export_id = handle.record.export_id
+        try:
+            # Re-checked after winning: a request that missed the cache while an identical export
+            # was finishing would otherwise run it again. A refresh accepts only an export that
+            # finished after it arrived (as fresh as it asked for).
+            cached = self._cached(request, fresh_since=request.received_at if request.refresh else None)
+            if cached is not None:
+                self._serve_from_cache(handle, str(cached.body["export_id"]))
+                self.ledger.release(request.key, export_id)
+                log_event("cached", "an identical export finished while this request waited", export_id=cached.body["export_id"], **who)
+                return cached
+            self.ledger.index(handle.record)
+            if dispatch:
+                handle = self._dispatch(handle)
+        except BaseException:
+            self._abandon(handle)
+            self.ledger.release(request.key, export_id)
+            raise
+        log_event("accepted", "export accepted", export_id=export_id, taken_over_from=won.taken_over_from, **who)
         return Submission(202, _accepted(export_id, "queued"))
 
-    def _dispatch(self, status: dict[str, Any]) -> None:
+    def _serve_from_cache(self, handle: Handle, finished_id: str) -> None:
+        """Requests may have joined this record already: it must not vanish, so it becomes a
+        pointer to the export that finished first."""
+        finished = self.ledger.load(finished_id)
+        if finished is not None:
+            record = lifecycle.serve_from(handle.record, finished.record, self.ledger.clock())
+            self.ledger.commit(handle, record, "served_from_cache", same_as=finished_id)
+            self.worker.tell_joiners(record)
+
+    def _abandon(self, handle: Handle) -> None:
+        """A record that will never run, failed for whoever joined it (they are told to ask again)."""
+        if handle.record.state.finished:
+            return
+        error = {"code": "not_started", "message": "the export could not be started; ask again"}
+        record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
+        with contextlib.suppress(StorageError, RecordChangedError):
+            self.ledger.commit(handle, record, "failed", error_code="not_started")
+            self.worker.tell_joiners(record)
+
+    def _queued_record(self, request: ExportRequest) -> ExportRecord:
+        template, requester = request.template, request.requester
+        return ExportRecord(
+            export_id=new_export_id(request.received_at),
+            export_key=request.key,
+            report=template.name,
+            title=template.title,
+            params=request.params,
+            format=request.fmt.name,
+            state=ExportState.QUEUED,
+            requested_by=request.requested_by,
+            created_at=request.received_at,
+            template_sha256=self.ledger.keep_template(template.body),
+            slack_channel_secret=template.options.slack_channel_secret or None,
+            timezone=self.pipeline.report_zone(template).key,  # Slack shows times in the report's zone
+            notify_slack_user=requester.notify_slack_user if requester else None,
+            slack_channel=requester.slack_channel if requester and requester.notify_slack_user else None,
+        )
+
+    def _dispatch(self, handle: Handle) -> Handle:
         try:
-            self.dispatcher.dispatch(str(status["export_id"]))
+            self.dispatcher.dispatch(handle.record.export_id)
         except Exception as exc:
-            self.coordinator.release(str(status["export_key"]), str(status["export_id"]))
-            self._fail(status, {"code": "dispatch_failed", "message": "the export worker could not be started"})
-            raise ExportServiceError("the export worker could not be started; retry later", code="dispatch_failed") from exc
+            error = {"code": "dispatch_failed", "message": "the export worker could not be started; ask again"}
+            record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
+            with contextlib.suppress(StorageError, RecordChangedError):
+                handle = self.ledger.commit(handle, record, "failed", error_code="dispatch_failed")
+                self.worker.tell_joiners(record)
+            raise RetryLaterError("the export worker could not be started; retry the request", code="dispatch_failed") from exc
+        return handle
 
     def _cache_ttl(self, template: ReportTemplate) -> int:
         ttl = template.options.cache_ttl
         return ttl if ttl is not None else self.policy.cache_ttl_seconds
 
-    def _cached(self, key: str, ttl_seconds: int) -> dict[str, Any] | None:
-        export_id = self.coordinator.cached_export_id(key, ttl_seconds)
-        if export_id is None:
+    def _cached(self, request: ExportRequest, *, fresh_since: dt.datetime | None) -> Submission | None:
+        latest = self.ledger.latest_success(request.key)
+        if latest is None:
             return None
+        if fresh_since is not None:
+            if latest.finished_at < fresh_since:
+                return None
+        else:
+            ttl = self._cache_ttl(request.template)
+            if ttl <= 0 or self.ledger.clock() - latest.finished_at > dt.timedelta(seconds=ttl):
+                return None
         try:
-            view = self.public_status(export_id)
+            view = self.public_status(latest.export_id)
         except NotFoundError:
             return None
-        return view if view["status"] == "succeeded" else None
+        if view["status"] != "succeeded":
+            return None
+        return Submission(200, {**view, "cached": True, "status_url": status_url(latest.export_id)})
 
-    def _retire_lost_export(self, claim: Claim) -> None:
-        """A claim taken over from a dead worker: its export will never finish, so say so."""
-        if not claim.taken_over_from:
-            return
-        try:
-            lost = self.storage.get_status(claim.taken_over_from)
-        except NotFoundError:
-            return
-        if lost.get("status") not in FINISHED:
-            lost.update(status="failed", finished_at=iso(utc_now()))
-            lost["error"] = {"code": "worker_lost", "message": "the worker stopped without finishing; a new export took over"}
-            self.storage.put_status(lost)
+    # status and history -----------------------------------------------------------------------
+    def record(self, export_id: str) -> ExportRecord:
+        """The export's record as it is now (a dead worker found here is declared lost)."""
+        settled = self.ledger.settle(validate_export_id(export_id))
+        if settled is None:
+            raise NotFoundError(f"export {export_id!r} does not exist", field="export_id")
+        return settled.handle.record
 
     def public_status(self, export_id: str) -> dict[str, Any]:
-        status = self.storage.get_status(validate_export_id(export_id))
-        view = {name: status.get(name) for name in PUBLIC_FIELDS}
-        if status.get("status") == "succeeded" and status.get("s3_key"):
-            if self._expired(status):
+        record = self.record(export_id)
+        body = record.to_json()
+        view = {name: body.get(name) for name in PUBLIC_FIELDS}
+        if record.state is ExportState.SUCCEEDED and record.outcome is not None:
+            if self._expired(record):
                 days = self.policy.retention_days
                 view.update(status="expired", download_url=None, expires_at=None)
                 view["error"] = {"code": "expired", "message": f"the file was deleted after {days} days; ask for a new export"}
             else:
-                link = self.links.link_for(str(status["s3_key"]))
+                link = self.links.link_for(record.outcome.s3_key)
                 view["download_url"], view["expires_at"] = link.url, iso(link.expires_at)
         return view
 
-    def _expired(self, status: Mapping[str, Any]) -> bool:
-        finished = parse_iso(str(status.get("finished_at") or status["created_at"]))
-        if utc_now() - finished > dt.timedelta(days=self.policy.retention_days):
+    def _expired(self, record: ExportRecord) -> bool:
+        assert record.outcome is not None
+        finished = record.finished_at or record.created_at
+        if dt.datetime.now(dt.UTC) - finished > dt.timedelta(days=self.policy.retention_days):
             return True
-        return not self.storage.export_exists(str(status["s3_key"]))
+        return not self.storage.export_exists(record.outcome.s3_key)
 
     def history(self, report: str | None, limit: int) -> list[dict[str, Any]]:
-        """Recent exports, newest first, optionally of one report."""
-        if report is not None:
-            export_ids = self.coordinator.export_ids_for(validate_report_name(report))
-        else:
-            export_ids = self.storage.list_status_ids()
+        """Recent exports, newest first, optionally of one report: one page of the index, not all."""
         entries = []
-        for export_id in reversed(export_ids[-limit:]):
-            try:
-                status = self.storage.get_status(export_id)
-            except NotFoundError:
+        for export_id in self.ledger.newest(validate_report_name(report) if report is not None else None, limit):
+            settled = self.ledger.settle(export_id)
+            if settled is None:
                 continue
-            entries.append({name: status.get(name) for name in _HISTORY_FIELDS})
+            body = settled.handle.record.to_json()
+            entries.append({name: body.get(name) for name in _HISTORY_FIELDS})
         return entries
-
-    # the worker side ------------------------------------------------------------------------
-    def run(
-        self, export_id: str, remaining_millis: RemainingMillis | None = None, *, progress: ProgressCallback | None = None, notify: bool = True
-    ) -> dict[str, Any]:
-        """Run one queued export to its end; safe to call twice for the same export.
-
-        ``remaining_millis`` is the Lambda context's clock; without one (a local thread, the command
-        line) only the /tmp guard applies.
-        """
-        try:
-            status = self.storage.get_status(validate_export_id(export_id))
-        except NotFoundError:
-            logger.error("worker got an unknown export", extra={"export_id": export_id})
-            raise
-        with log_context(export_id=export_id, report=status.get("report"), requested_by=status.get("requested_by"), deploy_stage=self.stage):
-            return self._run(status, remaining_millis, progress, notify)
-
-    def _run(
-        self, status: dict[str, Any], remaining_millis: RemainingMillis | None, progress: ProgressCallback | None, notify: bool
-    ) -> dict[str, Any]:
-        export_id = str(status["export_id"])
-        if status.get("status") in FINISHED:
-            log_event("finished_before", "export already finished; nothing to do")
-            return status
-        started = time.monotonic()
-        log_event("running", "worker started", attempts=int(status.get("attempts") or 0))
-        key = str(status.get("export_key", ""))
-        status.update(status="running", started_at=iso(utc_now()))
-        self.storage.put_status(status)
-        with Heartbeat(self.coordinator, key, export_id, self.policy.heartbeat_seconds):
-            try:
-                run_with_retries(lambda attempt: self._attempt(status, attempt, remaining_millis, progress), self.policy.retry)
-            except ExportServiceError as exc:
-                self._fail(status, {**exc.to_dict(), "attempts": status.get("attempts")}, duration=time.monotonic() - started)
-            except Exception:  # the worker must always leave a final status and tell someone
-                logger.exception("export crashed", extra={"export_id": export_id})
-                error = {"code": "internal_error", "message": "the export failed unexpectedly; see the worker logs"}
-                self._fail(status, error, duration=time.monotonic() - started)
-        if status["status"] == "succeeded":
-            self.coordinator.remember_success(key, export_id, str(status["finished_at"]))
-        self.coordinator.release(key, export_id)
-        if notify:
-            self._notify(status)
-        else:
-            status.update(notified=False, notify_skipped="not requested")
-            self.storage.put_status(status)
-        return status
-
-    def _attempt(self, status: dict[str, Any], attempt: int, remaining_millis: RemainingMillis | None, progress: ProgressCallback | None) -> None:
-        status["attempts"] = int(status.get("attempts") or 0) + 1
-        if attempt > 1:
-            self.storage.put_status(status)
-        self._produce(status, remaining_millis, progress)
-
-    def _produce(self, status: dict[str, Any], remaining_millis: RemainingMillis | None, progress: ProgressCallback | None) -> None:
-        template = self.pipeline.load_template(str(status["report"]))
-        status.update(_routing(template), timezone=self.pipeline.report_zone(template).key)  # Slack shows times in it
-        created_at = parse_iso(str(status["created_at"]))
-        values = self.pipeline.resolve(template, status.get("params"), now=created_at)
-        fmt = choose_format(status.get("format"), template.options.format)
-        result = self.pipeline.export(
-            str(status["export_id"]), template, values, created_at, fmt=fmt, remaining_millis=remaining_millis, progress=progress
-        )
-        rate = result.row_count / result.total_seconds if result.total_seconds > 0 else 0.0
-        status.update(
-            status="succeeded",
-            title=template.title,
-            sheets=[_sheet_entry(sheet) for sheet in result.sheets],
-            row_count=result.row_count,
-            size_bytes=result.stored.size_bytes,
-            s3_key=result.stored.key,
-            etag=result.stored.etag,
-            file_name=result.file_name,
-            truncated_cells=result.truncated_cells,
-            numbers_as_text=result.numbers_as_text,
-            format=result.format,
-            writer=result.writer,
-            sha256=result.stored.sha256,
-            query_seconds=round(result.query_seconds, 3),
-            duration_seconds=round(result.total_seconds, 3),
-            rows_per_second=round(rate, 1),
-            finished_at=iso(utc_now()),
-            error=None,
-        )
-        if _skips_notification(template, result):
-            status["notify_skipped"] = "no rows (the report says on_empty: skip)"
-        self.storage.put_status(status)
-        timings: dict[str, Any] = {
-            "duration_seconds": round(result.total_seconds, 3),
-            "query_seconds": round(result.query_seconds, 3),
-            "write_seconds": round(result.write_seconds, 3),
-            "upload_seconds": round(result.upload_seconds, 3),
-        }
-        size = result.stored.size_bytes
-        log_event("succeeded", "export succeeded", rows=result.row_count, size_bytes=size, rows_per_second=round(rate, 1), **timings)
-        metrics.export_succeeded(
-            stage=self.stage,
-            report=template.name,
-            rows=result.row_count,
-            size_bytes=result.stored.size_bytes,
-            duration=result.total_seconds,
-            query_time=result.query_seconds,
-            write_time=result.write_seconds,
-        )
-
-    def _fail(self, status: dict[str, Any], error: dict[str, Any], *, duration: float = 0.0) -> None:
-        status.update(status="failed", error=error, finished_at=iso(utc_now()))
-        self.storage.put_status(status)
-        fields = {"export_id": status["export_id"], "report": status.get("report"), "requested_by": status.get("requested_by")}
-        log_event(
-            "failed",
-            "export failed",
-            level=logging.WARNING,
-            error_code=error.get("code"),
-            attempts=status.get("attempts"),
-            duration_seconds=round(duration, 3),
-            **fields,
-        )
-        metrics.export_failed(stage=self.stage, report=str(status.get("report")), duration=duration)
-
-    def _notify(self, status: dict[str, Any]) -> None:
-        if status.get("notify_skipped"):
-            status["notified"] = False
-            self.storage.put_status(status)
-            return
-        started = time.monotonic()
-        try:
-            # Inside the try: a link that cannot be signed (signing key not filled in) is a
-            # notification failure recorded on the export, not a crash after a finished export.
-            if status["status"] == "succeeded":
-                link = self.links.link_for(str(status["s3_key"]))
-                payload = slack.success_message(status, download_url=link.url, expires_at=iso(link.expires_at))
-            else:
-                payload = slack.failure_message(status)
-            if self.message_hook is None or not self.message_hook(status, payload):
-                self.notifier.send(payload, secret_name=status.get("slack_channel_secret"))
-            status.update(notified=True, notify_error=None)
-            log_event("notified", "Slack message delivered", slack_seconds=round(time.monotonic() - started, 3))
-        except ExportServiceError as exc:
-            status.update(notified=False, notify_error=exc.message)
-            took = round(time.monotonic() - started, 3)
-            log_event("notify_failed", "Slack message not delivered", level=logging.WARNING, error_code=exc.code, slack_seconds=took)
-            metrics.slack_delivery_failed(stage=self.stage, report=str(status.get("report")))
-        self.storage.put_status(status)
-
-
-_HISTORY_FIELDS = (
-    "export_id",
-    "report",
-    "status",
-    "requested_by",
-    "params",
-    "row_count",
-    "size_bytes",
-    "duration_seconds",
-    "created_at",
-    "finished_at",
-    "notified",
-)
 
 
 def history_query(query: Mapping[str, str]) -> tuple[str | None, int]:
@@ -524,12 +471,12 @@ def history_query(query: Mapping[str, str]) -> tuple[str | None, int]:
     return report, int(raw_limit)
 
 
-def _status_url(export_id: str) -> str:
+def status_url(export_id: str) -> str:
     return f"/exports/{export_id}"
 
 
 def _accepted(export_id: str, state: str, *, deduplicated: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {"export_id": export_id, "status": state, "status_url": _status_url(export_id)}
+    body: dict[str, Any] = {"export_id": export_id, "status": state, "status_url": status_url(export_id)}
     if deduplicated:
         body["deduplicated"] = True
     return body
@@ -545,6 +492,8 @@ def _requested_by(value: Any) -> str:
 
 
 def _idempotency_key(header: str | None, field: Any) -> str | None:
+    if header is not None and field is not None and header != field:
+        raise BadRequestError("the Idempotency-Key header and the body's idempotency_key differ; send one key", field="idempotency_key")
     value = header if header is not None else field
     if value is None:
         return None
@@ -552,21 +501,3 @@ def _idempotency_key(header: str | None, field: Any) -> str | None:
         name = "Idempotency-Key" if header is not None else "idempotency_key"
         raise BadRequestError("an idempotency key is 1-200 visible ASCII characters", field=name, code="invalid_idempotency_key")
     return value
-
-
-def _sheet_entry(sheet: SheetSummary) -> dict[str, Any]:
-    """A sheet of the report; past Excel's row limit its rows continue on further sheets."""
-    entry: dict[str, Any] = {"name": sheet.name, "row_count": sheet.row_count}
-    if len(sheet.sheet_names) > 1:
-        entry["continued_on"] = list(sheet.sheet_names[1:])
-    return entry
-
-
-def _routing(template: ReportTemplate) -> dict[str, Any]:
-    """Where the report's Slack message goes: a secret naming another webhook, if the header sets one."""
-    secret = template.options.slack_channel_secret
-    return {"slack_channel_secret": secret} if secret else {}
-
-
-def _skips_notification(template: ReportTemplate, result: ExportResult) -> bool:
-    return result.row_count == 0 and template.options.on_empty == "skip"

@@ -340,9 +340,18 @@ def _preview(value: Any) -> str:
 
 
 def _to_string(value: Any, _today: dt.date | None) -> str | None:
-    if not isinstance(value, str) or len(value) > _MAX_STRING_LENGTH or "\x00" in value:
+    if not isinstance(value, str) or len(value) > _MAX_STRING_LENGTH or "\x00" in value or not encodable(value):
         return None
     return value
+
+
+def encodable(text: str) -> bool:
+    """False for a string holding a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot hold it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _to_integer(value: Any, _today: dt.date | None) -> int | None:

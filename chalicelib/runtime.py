@@ -6,20 +6,24 @@ module creates nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from chalicelib import aws
-from chalicelib.coordination import Coordinator
 from chalicelib.errors import NotFoundError
 from chalicelib.export import ExportPipeline
-from chalicelib.jobs import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, SlackNotifier
+from chalicelib.jobs import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, ThreadDispatcher
+from chalicelib.ledger import ExportLedger
+from chalicelib.lifecycle import StaleWindows
 from chalicelib.links import CloudFrontLinkSigner, LinkMaker
+from chalicelib.records import S3RecordStore
 from chalicelib.retry import RetryPolicy
 from chalicelib.secrets import SecretStore, SlackAppCredentials
 from chalicelib.settings import Settings, get_settings
 from chalicelib.sources import TemplateSource
 from chalicelib.storage import ExportStorage
+from chalicelib.worker import ExportWorker, SlackNotifier
 
 if TYPE_CHECKING:
     from chalicelib.slack_app import SlackApp
@@ -48,16 +52,25 @@ def build_links(settings: Settings, storage: ExportStorage, secrets: SecretStore
     return LinkMaker(storage, expiry_seconds=settings.link_expiry_seconds, cloudfront=signer, presigned_max_seconds=settings.presigned_max_seconds)
 
 
-def build_jobs(settings: Settings, *, templates: TemplateSource | None = None) -> ExportJobs:
-    """The service; ``templates`` replaces the S3 templates prefix (the command line's ``--source``)."""
+def build_ledger(settings: Settings) -> ExportLedger:
+    s3 = aws.client("s3")
+    windows = StaleWindows(running=dt.timedelta(seconds=settings.stale_seconds), queued=dt.timedelta(seconds=settings.queued_stale_seconds))
+    return ExportLedger(
+        S3RecordStore(s3, settings.bucket, settings.status_prefix),
+        S3RecordStore(s3, settings.bucket, settings.state_prefix),
+        windows=windows,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+    )
+
+
+def build_jobs(settings: Settings, *, templates: TemplateSource | None = None, ledger: ExportLedger | None = None) -> ExportJobs:
+    """The service; ``templates`` replaces the S3 templates prefix (the command line's ``--source``),
+    ``ledger`` the S3 status and state records (tests hand in the in-memory twin)."""
     storage = build_storage(settings)
     secrets = build_secrets()
     pipeline = ExportPipeline(settings, storage, secrets, templates)
     links = build_links(settings, storage, secrets)
-    dispatcher: Dispatcher | None = None
-    if settings.dispatch_mode == "lambda":
-        dispatcher = LambdaDispatcher(aws.client("lambda"), settings.worker_function_name)
-    coordinator = Coordinator(storage, stale_after_seconds=settings.claim_stale_seconds, idempotency_ttl_seconds=settings.idempotency_ttl_seconds)
+    ledger = ledger or build_ledger(settings)
     policy = JobPolicy(
         cache_ttl_seconds=settings.cache_ttl_seconds,
         retention_days=settings.retention_days,
@@ -65,9 +78,14 @@ def build_jobs(settings: Settings, *, templates: TemplateSource | None = None) -
         retry=RetryPolicy(settings.worker_attempts, settings.retry_base_ms / 1000, settings.retry_max_ms / 1000),
     )
     notifier = SlackNotifier(secrets, settings.slack_secret_name, policy.retry)
-    jobs = ExportJobs(pipeline, links, notifier, coordinator, policy, dispatcher)
+    worker = ExportWorker(pipeline, links, notifier, ledger, policy)
+    dispatcher: Dispatcher = ThreadDispatcher(worker.run)
+    if settings.dispatch_mode == "lambda":
+        dispatcher = LambdaDispatcher(aws.client("lambda"), settings.worker_function_name)
+    jobs = ExportJobs(pipeline, links, ledger, policy, dispatcher, worker)
     if settings.slack_app_secret_name:
-        jobs.message_hook = build_slack_app(settings, jobs, secrets).deliver
+        # The worker tells a Slack requester (and whoever joined) in their DMs, not the webhook.
+        worker.message_hook = build_slack_app(settings, jobs, secrets).deliver
     return jobs
 
 

@@ -36,8 +36,9 @@ class Settings:
     # The defaults live in from_environment, once.
     state_prefix: str
     cache_ttl_seconds: int
-    claim_stale_seconds: int
+    stale_seconds: int  # a running export whose heartbeat is older is its dead worker's
     heartbeat_seconds: int
+    queued_stale_seconds: int  # a queued export no worker started within this is lost
     idempotency_ttl_seconds: int
     worker_attempts: int
     retry_base_ms: int
@@ -85,9 +86,13 @@ class Settings:
             tmp_dir=reader.text("EXPORT_TMP_DIR", "/tmp"),
             state_prefix=reader.prefix("STATE_PREFIX", "state/"),
             cache_ttl_seconds=reader.integer("CACHE_TTL_SECONDS", 3600, 0, 30 * 24 * 3600),
-            # A claim is stale once its worker has been silent longer than a Lambda can run.
-            claim_stale_seconds=reader.integer("CLAIM_STALE_SECONDS", 960, 5, 24 * 3600),
-            heartbeat_seconds=reader.integer("HEARTBEAT_SECONDS", 60, 1, 3600),
+            # The heartbeat proves liveness, so silence of a few missed beats means death: 20 s
+            # beats, 2 minutes of silence (six missed beats: a slow S3 write never looks like death).
+            stale_seconds=reader.integer("STALE_SECONDS", 120, 3, 3600),
+            heartbeat_seconds=reader.integer("HEARTBEAT_SECONDS", 20, 1, 1200),
+            # Lambda starts an asynchronous invoke within seconds unless throttled; a quarter of an
+            # hour of nothing means the event is lost (its failure record, if any, says so sooner).
+            queued_stale_seconds=reader.integer("QUEUED_STALE_SECONDS", 900, 3, 6 * 3600),
             idempotency_ttl_seconds=reader.integer("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60, 7 * 24 * 3600),
             worker_attempts=reader.integer("WORKER_ATTEMPTS", 3, 1, 10),
             retry_base_ms=reader.integer("RETRY_BASE_MS", 1000, 0, 60_000),
@@ -102,6 +107,11 @@ class Settings:
         if settings.cloudfront_domain and not (settings.cloudfront_key_pair_id and settings.cloudfront_key_secret_name):
             # The distribution only serves signed URLs (trusted key group): an unsigned link would be a 403.
             raise SettingsError("CLOUDFRONT_DOMAIN needs CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_KEY_SECRET_NAME")
+        if settings.heartbeat_seconds * 3 > settings.stale_seconds:
+            # Fewer than three beats per window would make one slow write look like a dead worker.
+            raise SettingsError(
+                f"HEARTBEAT_SECONDS ({settings.heartbeat_seconds}) must be at most a third of STALE_SECONDS ({settings.stale_seconds})"
+            )
         try:
             ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

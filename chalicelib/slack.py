@@ -47,7 +47,8 @@ def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+def clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+    """Text cut to ``limit`` characters with an ellipsis (Slack refuses longer fields)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -79,7 +80,7 @@ def _with_parameters(facts: str, params: Mapping[str, Any]) -> str:
     """The facts whole, then the parameters last, clipped alone to what the section has left."""
     label = "\n*Parameters:* "
     room = _SECTION_LIMIT - len(facts) - len(label)
-    return facts + label + _clip(value_text(format_params(params)), max(room, 1))
+    return facts + label + clip(value_text(format_params(params)), max(room, 1))
 
 
 def _expiry_text(expires_at: str, status: Mapping[str, Any]) -> str:
@@ -105,13 +106,13 @@ def success_message(status: Mapping[str, Any], *, download_url: str, expires_at:
     split = ", split over several sheets" if _continued(status) else ""
     file_name = value_text(str(status.get("file_name") or "the file"))
     return {
-        "text": _clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'}{split})"),
+        "text": clip(f"Export ready: {title} ({rows:,} {'row' if rows == 1 else 'rows'}{split})"),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
+            {"type": "header", "text": {"type": "plain_text", "text": clip(f"Export ready: {status.get('title') or status['report']}", 150)}},
             {"type": "section", "text": _mrkdwn(_with_parameters(facts, status.get("params") or {}))},
             {
                 "type": "section",
-                "text": _mrkdwn(_clip(f"*{file_name}*\nThe link expires {_expiry_text(expires_at, status)}.")),
+                "text": _mrkdwn(clip(f"*{file_name}*\nThe link expires {_expiry_text(expires_at, status)}.")),
                 # A button carries the URL verbatim: no mrkdwn escaping can mangle a signed query string.
                 "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Download"}, "url": download_url, "action_id": "download"},
             },
@@ -151,12 +152,12 @@ def failure_message(status: Mapping[str, Any]) -> dict[str, Any]:
     summary = value_text(str(error.get("message") or "unknown error"))
     code = escape(str(error.get("code") or "error"))  # ours, shown as code: no formatting applies inside
     return {
-        "text": _clip(f"Export failed: {title}: {escape(str(error.get('message') or 'unknown error'))}"),
+        "text": clip(f"Export failed: {title}: {escape(str(error.get('message') or 'unknown error'))}"),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Export failed: {status.get('title') or status['report']}", 150)}},
+            {"type": "header", "text": {"type": "plain_text", "text": clip(f"Export failed: {status.get('title') or status['report']}", 150)}},
             {
                 "type": "section",
-                "text": _mrkdwn(_with_parameters(_clip(f"*Error:* `{code}` {summary}", _SECTION_LIMIT // 2), status.get("params") or {})),
+                "text": _mrkdwn(_with_parameters(clip(f"*Error:* `{code}` {summary}", _SECTION_LIMIT // 2), status.get("params") or {})),
             },
             {"type": "context", "elements": [_mrkdwn(f"export `{escape(str(status['export_id']))}`")]},
         ],
@@ -178,7 +179,7 @@ def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float
             response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read(200).decode("utf-8", "replace").strip()
-        retry_after = _retry_after(exc.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(exc.headers.get("Retry-After"))
         transient = exc.code == 429 or exc.code >= 500
         raise DeliveryError(f"Slack answered {exc.code} {body}".strip(), transient=transient, retry_after=retry_after) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -186,7 +187,8 @@ def post_message(webhook_url: str, payload: Mapping[str, Any], *, timeout: float
         raise DeliveryError(f"Slack could not be reached ({type(reason).__name__})", transient=True) from None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header's seconds (the webhook's and the Web API's 429 answers); None if absent or not a number."""
     try:
         return float(value) if value else None
     except ValueError:

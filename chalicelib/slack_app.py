@@ -10,8 +10,8 @@ the workspace must be the configured one and the report's ``slack_users`` / ``sl
 
 Slack waits 3 seconds for an answer (https://docs.slack.dev/interactivity/handling-user-interaction):
 every handler only validates, records and dispatches; the query runs in the worker. The result goes
-to the requester's DM with the bot (``deliver``, the jobs' message hook), and to everyone who asked
-for the same export while it ran (subscribers, recorded under the state prefix).
+to the requester's DM with the bot (``deliver``, the worker's message hook), and to everyone who
+asked for the same export while it ran (subscribers, recorded by the ledger under the state prefix).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Any
 from chalicelib import slack
 from chalicelib.coordination import utc_now
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
-from chalicelib.jobs import FINISHED, ExportJobs, Requester
+from chalicelib.jobs import ExportJobs, Requester
+from chalicelib.lifecycle import ExportRecord, ExportState
 from chalicelib.observability import log_event
 from chalicelib.request_limits import MAX_BODY_BYTES  # any request's limit; Slack's payloads are a few KB
 from chalicelib.secrets import SlackAppCredentials
@@ -243,21 +244,21 @@ class SlackApp:
         self.web.update_view(str(view.get("id", "")), self._form(template, {}, None, user.channel_id), str(view.get("hash") or "") or None)
 
     def _button(self, action_id: str, export_id: str, trigger_id: str, user: SlackUser) -> None:
-        status = self.jobs.storage.get_status(export_id)
-        template = self.jobs.pipeline.load_template(str(status["report"]))
+        record = self.jobs.record(export_id)
+        template = self.jobs.pipeline.load_template(record.report)
         why_not = refusal(template, user.user_id, user.channel_id)
-        asked_in = str(status.get("slack_channel") or "")
+        asked_in = record.slack_channel or ""
         asker = user
         if why_not and asked_in and refusal(template, user.user_id, asked_in) is None and self._was_sent(export_id, user.user_id):
             # A button in the DM the export was sent to, asked for in an allowed channel: as if pressed there.
             why_not, asker = None, replace(user, channel_id=asked_in)
         if why_not:
             raise BadRequestError(why_not, field="report")
-        params = {name: value for name, value in (status.get("params") or {}).items() if value is not None}
+        params = {name: value for name, value in record.params.items() if value is not None}
         if action_id == CHANGE_PARAMETERS:
-            self.web.open_view(trigger_id, self._form(template, params, status.get("format"), asker.channel_id))
+            self.web.open_view(trigger_id, self._form(template, params, record.format, asker.channel_id))
             return
-        self._note(user, self.submit(template, params, status.get("format"), asker, refresh=True))
+        self._note(user, self.submit(template, params, record.format, asker, refresh=True))
 
     def _submitted(self, view: Mapping[str, Any], user: SlackUser) -> SlackAnswer:
         report, channel_id = read_metadata(view)
@@ -292,7 +293,7 @@ class SlackApp:
 
     # delivering results ------------------------------------------------------------------------------
     def deliver(self, status: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-        """The jobs' message hook: DM the requester and the subscribers; True when no webhook is wanted."""
+        """The worker's message hook: DM the requester and the subscribers; True when no webhook is wanted."""
         export_id = str(status["export_id"])
         owner = status.get("notify_slack_user")
         users = ([str(owner)] if owner else []) + self._subscribers(export_id)
@@ -316,14 +317,13 @@ class SlackApp:
 
     def _claim_delivery(self, export_id: str, user_id: str) -> bool:
         with _DELIVERY_LOCK:
-            return self.jobs.storage.create_record(f"slack/delivered/{export_id}/{user_id}.json", {}) is not None
+            return self.jobs.ledger.claim_delivery(export_id, user_id)
 
     def _was_sent(self, export_id: str, user_id: str) -> bool:
-        return self.jobs.storage.read_record(f"slack/delivered/{export_id}/{user_id}.json") is not None
+        return self.jobs.ledger.was_delivered(export_id, user_id)
 
     def _subscribers(self, export_id: str) -> list[str]:
-        prefix = f"slack/subscribers/{export_id}/"
-        return [name[len(prefix) : -len(".json")] for name in self.jobs.storage.list_record_names(prefix)]
+        return self.jobs.ledger.subscribers(export_id)
 
     def _subscribe(self, export_id: str, user_id: str) -> None:
         """Someone asked for an export already in flight: they get its message too.
@@ -332,28 +332,27 @@ class SlackApp:
         subscribers after finishing and sees this one; if it has, we send it (the delivery marker
         makes sure only one of the two does).
         """
-        self.jobs.storage.write_record(f"slack/subscribers/{export_id}/{user_id}.json", {})
-        status = self.jobs.storage.get_status(export_id)
-        if status.get("status") in FINISHED:
+        self.jobs.ledger.subscribe(export_id, user_id)
+        if self.jobs.record(export_id).state.finished:
             self._deliver_now(export_id, user_id)
 
     def _deliver_now(self, export_id: str, user_id: str) -> None:
-        status = self.jobs.storage.get_status(export_id)
         try:
-            failures = self._send(export_id, [user_id], with_buttons(self._message(status), export_id))
+            record = self.jobs.record(export_id)
+            failures = self._send(export_id, [user_id], with_buttons(self._message(record), export_id))
         except (DeliveryError, NotFoundError) as exc:
             failures = [exc] if isinstance(exc, DeliveryError) else []
         if failures:
             logger.warning("cached result not delivered", extra={"export_id": export_id, "error_code": failures[0].code})
 
-    def _message(self, status: Mapping[str, Any]) -> dict[str, Any]:
-        # The worker builds the same message in ExportJobs._notify; a finished export's answer.
-        if status.get("status") == "succeeded":
-            view = self.jobs.public_status(str(status["export_id"]))
-            if view.get("download_url"):
-                return slack.success_message(status, download_url=str(view["download_url"]), expires_at=str(view["expires_at"]))
-        if status.get("status") == "failed":
-            return slack.failure_message(status)
+    def _message(self, record: ExportRecord) -> dict[str, Any]:
+        # The worker's message (ExportWorker.message) for a finished export whose file is still
+        # there; one whose file is gone (retention) says so.
+        if record.state is ExportState.SUCCEEDED and self.jobs.public_status(record.export_id).get("download_url"):
+            return self.jobs.worker.message(record)[1]
+        if record.state is ExportState.FAILED:
+            return self.jobs.worker.message(record)[1]
+        status = record.to_json()
         return slack.failure_message({**status, "error": {"code": "expired", "message": "the file is gone; ask for a new export"}})
 
 

@@ -22,7 +22,7 @@ from chalicelib.errors import ExportServiceError, ParameterError
 from chalicelib.formats import FORMATS
 from chalicelib.params import ParameterSpec, coerce_scalar, parse_param_pairs, split_list_shorthand
 from chalicelib.presentation import display_value
-from chalicelib.slack import escape, format_params, value_text
+from chalicelib.slack import clip, escape, format_params, value_text
 from chalicelib.templates import ReportTemplate
 
 FORM_CALLBACK = "export_form"
@@ -73,11 +73,7 @@ def missing_required(template: ReportTemplate, supplied: Mapping[str, Any]) -> l
 
 # texts -------------------------------------------------------------------------------------------
 def plain(text: str, limit: int = 2000) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, limit), "emoji": False}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": False}
 
 
 def ephemeral(text: str) -> dict[str, Any]:
@@ -174,7 +170,7 @@ def form_view(
     """The report's parameter form, pre-filled from ``prefill`` (else the declared defaults)."""
     blocks = [_report_picker(templates, template.name)]
     if template.description:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(value_text(template.description), 2000), "verbatim": True}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(value_text(template.description), 2000), "verbatim": True}]})
     blocks += [parameter_block(spec, prefill.get(name), today) for name, spec in template.params.items()]
     blocks.append(format_block(export_format))
     return {
@@ -335,12 +331,12 @@ def field_errors(exc: ExportServiceError, template: ReportTemplate | None) -> di
     field = exc.field or ""
     name = field.removeprefix("params.").split("[", 1)[0]
     if template is not None and field.startswith("params.") and name in template.params:
-        return {_PARAM_BLOCK + name: _clip(exc.message, 150)}
+        return {_PARAM_BLOCK + name: clip(exc.message, 150)}
     if field == "format":
-        return {FORMAT_BLOCK: _clip(exc.message, 150)}
+        return {FORMAT_BLOCK: clip(exc.message, 150)}
     first_param = next(iter(template.params), None) if template is not None else None
     block = _PARAM_BLOCK + first_param if first_param else FORMAT_BLOCK
-    return {block: _clip(exc.message, 150)}
+    return {block: clip(exc.message, 150)}
 
 
 def allowed_templates(templates: Iterable[ReportTemplate], user_id: str, channel_id: str) -> list[ReportTemplate]:

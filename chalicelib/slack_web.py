@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.errors import DeliveryError
 from chalicelib.retry import RetryPolicy, run_with_retries
+from chalicelib.slack import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 # slack_sdk logs request bodies at DEBUG; they hold download links, so its logger stays quieter.
@@ -97,8 +98,5 @@ def _retry_after(headers: Mapping[str, Any]) -> float | None:
         if isinstance(value, list):
             value = value[0] if value else None
         if value:
-            try:
-                return float(value)
-            except ValueError:
-                return None
+            return retry_after_seconds(str(value))
     return None

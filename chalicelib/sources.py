@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from chalicelib.errors import NotFoundError, StorageError
+from chalicelib.errors import NotFoundError, StorageError, TemplateError
 from chalicelib.storage import ExportStorage
 
 
@@ -59,7 +59,7 @@ class FolderTemplateSource:
         except FileNotFoundError:
             raise NotFoundError(f"report {name!r} does not exist in {self._shown_as}", field="report", code="unknown_report") from None
         except UnicodeDecodeError:
-            raise StorageError(f"{self.location(name)} is not UTF-8 text", code="template_error") from None
+            raise TemplateError("template is not UTF-8 text", source=self.location(name), line=1) from None
 
     def location(self, name: str) -> str:
         return str(Path(self._shown_as) / f"{name}.sql")

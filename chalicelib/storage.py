@@ -2,13 +2,13 @@
 
 One bucket, three prefixes (settings): ``templates/<name>.sql``, ``exports/<date>/<id>/<file>``
 and ``status/<id>.json``. Status lives in S3 because it is all the state the service needs; no
-extra database to run.
+extra database to run. Status objects and the small state records are written through
+``ledger.py`` (over ``records.py``); this module holds templates and export files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import NotFoundError, StorageError
+from chalicelib.errors import NotFoundError, StorageError, TemplateError
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
@@ -40,12 +40,6 @@ _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 class TemplateObject:
     name: str
     source: str
-    etag: str
-
-
-@dataclass(frozen=True)
-class JsonRecord:
-    body: dict[str, Any]
     etag: str
 
 
@@ -96,7 +90,8 @@ class ExportStorage:
         try:
             source = body.decode("utf-8")
         except UnicodeDecodeError:
-            raise StorageError(f"template {name!r} is not UTF-8 text", code="template_error") from None
+            # An author's mistake, not a storage hiccup: retrying cannot make it UTF-8.
+            raise TemplateError("template is not UTF-8 text", source=f"{name}.sql", line=1) from None
         return TemplateObject(name=name, source=source, etag=str(response.get("ETag", "")).strip('"'))
 
     def list_template_names(self) -> list[str]:
@@ -159,87 +154,6 @@ class ExportStorage:
     def presigned_url(self, key: str, expires_in: int) -> str:
         return str(self._s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in))
 
-    # status objects ------------------------------------------------------------------------
-    def put_status(self, status: dict[str, Any]) -> None:
-        self._put_bytes(f"{self.status_prefix}{status['export_id']}.json", _json_bytes(status), "application/json")
-
-    def get_status(self, export_id: str) -> dict[str, Any]:
-        key = f"{self.status_prefix}{export_id}.json"
-        try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND_CODES:
-                raise NotFoundError(f"export {export_id!r} does not exist", field="export_id") from None
-            raise StorageError(f"could not read export status ({_error_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not read export status ({type(exc).__name__})") from None
-        status: dict[str, Any] = json.loads(body)
-        return status
-
-    def list_status_ids(self) -> list[str]:
-        """Every export id with a status object, oldest first (ids sort by creation time)."""
-        ids = [str(item["Key"])[len(self.status_prefix) : -len(".json")] for item in self._list(self.status_prefix)]
-        return sorted(export_id for export_id in ids if "/" not in export_id)
-
-    # small JSON records with conditional writes (claims, cache pointers, idempotency) --------
-    # S3 conditional writes (If-None-Match: *, If-Match: <etag>) are atomic: the building block
-    # for single-flight claims without another database.
-    def read_record(self, name: str) -> JsonRecord | None:
-        try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=self.state_prefix + name)
-            body = json.loads(response["Body"].read())
-        except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND_CODES:
-                return None
-            raise StorageError(f"could not read state record ({_error_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not read state record ({type(exc).__name__})") from None
-        return JsonRecord(body=body, etag=str(response.get("ETag", "")))
-
-    def create_record(self, name: str, body: dict[str, Any]) -> str | None:
-        """Write the record only if it does not exist; its ETag, or None if it already existed."""
-        return self._conditional_put(name, body, IfNoneMatch="*")
-
-    def replace_record(self, name: str, body: dict[str, Any], etag: str) -> str | None:
-        """Overwrite the record only if it is unchanged since ``etag`` was read; None otherwise."""
-        return self._conditional_put(name, body, IfMatch=etag)
-
-    def write_record(self, name: str, body: dict[str, Any]) -> None:
-        self._put_bytes(self.state_prefix + name, _json_bytes(body), "application/json")
-
-    def delete_record(self, name: str, etag: str | None = None) -> bool:
-        conditions = {"IfMatch": etag} if etag else {}
-        try:
-            self._s3.delete_object(Bucket=self.bucket, Key=self.state_prefix + name, **conditions)
-        except ClientError as exc:
-            if _error_code(exc) in (*_NOT_FOUND_CODES, "PreconditionFailed"):
-                return False
-            raise StorageError(f"could not delete state record ({_error_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not delete state record ({type(exc).__name__})") from None
-        return True
-
-    def list_record_names(self, prefix: str) -> list[str]:
-        return sorted(str(item["Key"])[len(self.state_prefix) :] for item in self._list(self.state_prefix + prefix))
-
-    def _conditional_put(self, name: str, body: dict[str, Any], **condition: str) -> str | None:
-        try:
-            response = self._s3.put_object(
-                Bucket=self.bucket,
-                Key=self.state_prefix + name,
-                Body=_json_bytes(body),
-                ContentType="application/json",
-                ServerSideEncryption="AES256",
-                **condition,
-            )
-        except ClientError as exc:
-            if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", *_NOT_FOUND_CODES):
-                return None
-            raise StorageError(f"could not write state record ({_error_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not write state record ({type(exc).__name__})") from None
-        return str(response.get("ETag", ""))
-
     # helpers -------------------------------------------------------------------------------
     def _put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         try:
@@ -253,10 +167,6 @@ class ExportStorage:
             return [item for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix) for item in page.get("Contents", [])]
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"could not list {prefix!r} ({_describe(exc)})") from None
-
-
-def _json_bytes(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def _describe(exc: Exception) -> str:

@@ -368,7 +368,8 @@ def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, An
     environment.finalize = bind
     try:
         text = environment.from_string(sheet.source).render(**values)
-    except (UndefinedError, SecurityError, TypeError, ValueError) as exc:
+    except (UndefinedError, SecurityError, TypeError, ValueError, OverflowError) as exc:
+        # OverflowError: the sandbox refuses range() past 100,000 items with it.
         raise TemplateError(f"rendering failed: {exc}", source=template.file_name, line=sheet.line) from exc
     # pymysql formats the query with Python's % operator when arguments are given, so a literal
     # % in the template text (LIKE 'a%') must be doubled; placeholders are inserted afterwards.

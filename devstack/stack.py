@@ -51,6 +51,10 @@ class StackConfig:
     api_port: int
     s3_fault_proxy_port: int | None = None  # when set, the API reaches S3 through a fault-injecting proxy
     log_level: str = "INFO"  # the API's LOG_LEVEL; the tests run it at DEBUG to prove no secret is logged even then
+    # The API's HEARTBEAT_SECONDS and STALE_SECONDS when set: the tests shorten them so a killed
+    # worker is found in seconds, not the two minutes a deployment waits.
+    heartbeat_seconds: int | None = None
+    stale_seconds: int | None = None
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -63,6 +67,8 @@ class StackConfig:
             api_port=int(env.get("API_PORT", "8000")),
             s3_fault_proxy_port=int(env["S3_FAULT_PROXY_PORT"]) if env.get("S3_FAULT_PROXY_PORT") else None,
             log_level=env.get("LOG_LEVEL", "INFO"),
+            heartbeat_seconds=int(env["HEARTBEAT_SECONDS"]) if env.get("HEARTBEAT_SECONDS") else None,
+            stale_seconds=int(env["STALE_SECONDS"]) if env.get("STALE_SECONDS") else None,
         )
 
     @property
@@ -395,6 +401,10 @@ def api_environment(config: StackConfig) -> dict[str, str]:
     environment["SLACK_API_URL"] = f"{config.slack_url}/api/"  # the Web API stand-in (devstack/slack_web_api.py)
     if config.s3_fault_proxy_port is not None:
         environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{config.s3_fault_proxy_port}"
+    if config.heartbeat_seconds is not None:
+        environment["HEARTBEAT_SECONDS"] = str(config.heartbeat_seconds)
+    if config.stale_seconds is not None:
+        environment["STALE_SECONDS"] = str(config.stale_seconds)
     return environment
 
 

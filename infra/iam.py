@@ -50,6 +50,10 @@ PLATFORM_ACTIONS = {
     "ec2:AssignPrivateIpAddresses": "the functions run in the VPC",
     "ec2:UnassignPrivateIpAddresses": "the functions run in the VPC",
     "sqs:SendMessage": "the worker's on-failure destination for asynchronous invokes (infra/templates/alarms.yaml)",
+    # The event source mapping of the worker_failures handler polls the queue with the function's role.
+    "sqs:ReceiveMessage": "the worker_failures handler's SQS event source mapping reads the on-failure queue",
+    "sqs:DeleteMessage": "the worker_failures handler's SQS event source mapping deletes handled messages",
+    "sqs:GetQueueAttributes": "the worker_failures handler's SQS event source mapping checks the queue",
 }
 
 # Operations whose IAM action is not "<prefix>:<OperationName>" (service authorization reference).

@@ -48,12 +48,13 @@ DEV_BIN = ROOT / ".venv" / "bin"
 # Types moto_server's CloudFormation creates (moto.cloudformation.parsing.get_model_map()).
 REHEARSED = {
     "AWS::IAM::Role": "the functions' and canaries' roles",
-    "AWS::Lambda::Function": "both functions, code from the artifact bucket",
+    "AWS::Lambda::Function": "the three functions (API, worker, failure-queue handler), code from the artifact bucket",
     "AWS::Lambda::Permission": "API Gateway may invoke the API handler",
+    "AWS::Lambda::EventSourceMapping": "the failure-queue handler reads the worker's on-failure queue (SAM's SQS event)",
     "AWS::Logs::LogGroup": "the functions' log groups (retention), the WAF log group",
     "AWS::S3::Bucket": "the exports bucket",
     "AWS::SNS::Topic": "the alarm topic",
-    "AWS::SQS::Queue": "the worker's on-failure queue",
+    "AWS::SQS::Queue": "the worker's on-failure queue, read by the failure-queue handler",
     "AWS::ApiGateway::RestApi": "the Chalice API",
 }
 # Types moto accepts but does not create: their properties and references go untested here; the

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES_DIR = ROOT / "infra" / "stages"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 DEPLOYED_STAGES = ("dev", "prod")
-FUNCTIONS = ("api_handler", "export_worker")
+FUNCTIONS = ("api_handler", "export_worker", "worker_failures")
 # Values that mark a stage file as not filled in yet (AWS documentation account, RFC 5737 ranges).
 PLACEHOLDER_ACCOUNT = "123456789012"
 _PLACEHOLDER_MARKERS = ("PLACEHOLDER", "0aaaaaaaaaaaaaaa", "0bbbbbbbbbbbbbbb", "203.0.113.", "198.51.100.")

@@ -21,7 +21,7 @@ from infra.stages import ROOT, StageValues, stage_environment
 FRAGMENTS_DIR = ROOT / "infra" / "templates"
 SECTIONS = ("Parameters", "Conditions", "Mappings", "Resources", "Outputs")
 # Chalice's logical ids for the two functions, and their config.json names.
-CHALICE_FUNCTIONS = {"APIHandler": "api_handler", "ExportWorker": "export_worker"}
+CHALICE_FUNCTIONS = {"APIHandler": "api_handler", "ExportWorker": "export_worker", "WorkerFailures": "worker_failures"}
 
 
 class TemplateError(ValueError):

@@ -25,6 +25,9 @@ def _test_config() -> stack.StackConfig:
         "S3_FAULT_PROXY_PORT": os.environ.get("TEST_S3_FAULT_PROXY_PORT", str(int(os.environ.get("TEST_S3_PORT", "15000")) + 1)),
         # The most a developer could turn on: the secret-leak test reads what the API logged at DEBUG.
         "LOG_LEVEL": "DEBUG",
+        # A dead worker is found within STALE_SECONDS: short here so the kill test takes seconds.
+        "HEARTBEAT_SECONDS": os.environ.get("TEST_HEARTBEAT_SECONDS", "2"),
+        "STALE_SECONDS": os.environ.get("TEST_STALE_SECONDS", "10"),
     }
     return stack.StackConfig.from_environment(env)
 

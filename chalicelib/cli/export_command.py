@@ -67,7 +67,7 @@ def export(
             # An identical export is already running elsewhere: wait for it rather than run it twice.
             status = _wait_for(jobs, str(queued["export_id"]))
         else:
-            status = jobs.run(queued["export_id"], progress=display, notify=not no_slack)
+            status = jobs.run(queued["export_id"], progress=display, notify=not no_slack).to_json()
     finally:
         display.finish()
     if status["status"] == "succeeded" and out:
@@ -80,9 +80,9 @@ def export(
 def _wait_for(jobs: ExportJobs, export_id: str) -> dict[str, Any]:
     click.echo(f"an identical export is already running: {export_id}; waiting for it", err=True)
     while True:
-        status = jobs.storage.get_status(export_id)
-        if status.get("status") in ("succeeded", "failed"):
-            return status
+        settled = jobs.ledger.settle(export_id)  # a dead worker is found here too, not waited for
+        if settled is not None and settled.handle.record.state.finished:
+            return settled.handle.record.to_json()
         time.sleep(1)
 
 

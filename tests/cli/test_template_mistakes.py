@@ -139,6 +139,19 @@ def test_a_query_that_is_not_one_read_only_select(tmp_path: Path, query: str, re
     assert_error(tmp_path, GOOD_HEADER + query, 1, f"sheet 'Orders': {reason}")
 
 
+def test_a_range_too_large_for_the_sandbox_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    # Jinja's sandbox raises OverflowError past 100,000 items; it used to escape as a traceback.
+    code, errors = check(tmp_path, GOOD_HEADER + "SELECT {{ range(100000000) | length }} AS n, {{ day }} AS d\n")
+    assert code == 1 and "Traceback" not in errors
+    assert f"{tmp_path}/orders.sql:1: error: rendering failed: " in errors and "Range too big" in errors
+
+
+def test_a_template_that_is_not_utf8_is_a_template_problem(tmp_path: Path) -> None:
+    (tmp_path / "orders.sql").write_bytes((GOOD_HEADER + GOOD_QUERY).replace("Orders", "Caf\u00e9").encode("latin-1"))
+    result = run_cli(["reports", "check", "--source", str(tmp_path)])
+    assert result.exit_code == 1 and "orders.sql:1: " in result.stderr and "not UTF-8" in result.stderr
+
+
 def test_every_independent_mistake_of_a_file_is_reported_in_one_run_each_at_its_line(tmp_path: Path) -> None:
     source = "\n".join(
         [

@@ -191,7 +191,7 @@ def test_no_secret_appears_in_any_log_status_message_or_answer(
             answers.append(response.body.decode())
             export_id = json.loads(response.body)["export_id"]
             jobs = runtime.export_jobs()
-            answers.append(json.dumps(jobs.run(export_id, notify=True), default=str))  # already run by its thread: a no-op that answers
+            answers.append(json.dumps(jobs.run(export_id, notify=True).to_json(), default=str))  # already run by its thread: a no-op that answers
         for case in CASES[:12]:
             answers.append(debug_client.http.request(case.method, case.path, headers=case.headers, body=case.data or b"").body.decode())
         stack.http_json("POST", f"{local_stack.slack_url}/script", {"repeat": {"status": 404, "body": "no_service"}})

@@ -14,9 +14,11 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 import app as export_app
-from chalicelib import runtime
-from chalicelib.coordination import Claim, Coordinator, export_key, iso, utc_now
+from chalicelib import lifecycle, runtime
+from chalicelib.coordination import export_key, utc_now
 from chalicelib.jobs import new_export_id
+from chalicelib.ledger import Won
+from chalicelib.lifecycle import ExportRecord, ExportState
 from chalicelib.params import to_json_params
 from devstack import stack
 from tests.helpers import export_objects, local_chalice_client, slack_messages_for
@@ -94,8 +96,10 @@ def test_a_worker_invoked_twice_for_one_export_makes_one_file_and_one_message(cl
     submission = jobs.submit({"report": "customers", "params": {"since": "2025-02-01"}, "refresh": True})
     export_id = submission.body["export_id"]
     # As if a first invocation had crashed after starting: Lambda's async retry runs it again.
-    status = jobs.storage.get_status(export_id)
-    jobs.storage.put_status({**status, "status": "running", "attempts": 1})
+    handle = jobs.ledger.load(export_id)
+    assert handle is not None
+    started = lifecycle.begin_attempt(lifecycle.start(handle.record, utc_now()), utc_now())
+    jobs.ledger.commit(handle, started, "running")
     first = invoke_worker(export_id)
     second = invoke_worker(export_id)
     assert first == second == {"export_id": export_id, "status": "succeeded"}
@@ -111,9 +115,9 @@ def test_a_claim_whose_worker_died_is_taken_over(client: Client) -> None:
     key = export_key("customers", template.body, params, "xlsx")
     long_ago = utc_now() - dt.timedelta(hours=2)
     dead_id = new_export_id(long_ago)
-    jobs.storage.put_status({"export_id": dead_id, "report": "customers", "params": params, "status": "running", "created_at": iso(long_ago)})
-    stale = Coordinator(jobs.storage, stale_after_seconds=960, idempotency_ttl_seconds=3600, clock=lambda: long_ago)
-    assert isinstance(stale.claim(key, dead_id), Claim)  # a worker that then went silent for two hours
+    dead = ExportRecord(dead_id, key, "customers", "Customers", params, "xlsx", ExportState.RUNNING, "api", long_ago, heartbeat_at=long_ago)
+    jobs.ledger.create(dead)
+    assert isinstance(jobs.ledger.claim(key, dead_id), Won)  # a worker that then went silent for two hours
 
     response = post(client, {"report": "customers", "params": {"since": "2025-03-01"}, "refresh": True})
     assert response.status_code == 202

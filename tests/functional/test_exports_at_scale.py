@@ -65,7 +65,7 @@ def test_a_result_longer_than_a_sheet_continues_on_numbered_sheets_and_slack_say
     held_jobs: ExportJobs, aws_environment: stack.StackConfig
 ) -> None:
     held_jobs.pipeline.rows_per_sheet = 1000  # the real limit is 1,048,575; the logic is the same
-    status = held_jobs.run(held_jobs.submit(whole_range()).body["export_id"])
+    status = held_jobs.run(held_jobs.submit(whole_range()).body["export_id"]).to_json()
     assert status["status"] == "succeeded", status
     view = held_jobs.public_status(status["export_id"])
     assert view["row_count"] == 3000
@@ -88,7 +88,7 @@ def test_a_result_too_large_for_tmp_fails_cleanly_and_slack_hears_why(
 ) -> None:
     small = runtime.build_jobs(Settings.from_environment(local_stage_environment(EXPORT_TMP_DIR=str(tmp_path), TMP_BUDGET_MB="1")))
     small.dispatcher = HeldDispatcher()
-    status = small.run(small.submit(whole_range()).body["export_id"])
+    status = small.run(small.submit(whole_range()).body["export_id"]).to_json()
     assert status["status"] == "failed"
     assert status["error"]["code"] == "tmp_space_exhausted"
     assert status["error"]["message"].startswith("result too large for 1 MB /tmp: raise ephemeral storage or use csv.gz")
@@ -96,7 +96,7 @@ def test_a_result_too_large_for_tmp_fails_cleanly_and_slack_hears_why(
     (message,) = slack_messages(aws_environment, status["export_id"])
     assert message["text"].startswith("Export failed: Orders in a period: result too large for 1 MB /tmp")
     # The advice works: the same export as csv.gz fits the same budget.
-    status = small.run(small.submit({**whole_range(), "format": "csv.gz"}).body["export_id"])
+    status = small.run(small.submit({**whole_range(), "format": "csv.gz"}).body["export_id"]).to_json()
     assert status["status"] == "succeeded", status
     assert status["row_count"] == 3000 and status["format"] == "csv.gz"
 
@@ -143,7 +143,7 @@ def test_large_files_go_up_in_parts_with_size_and_checksum_recorded(aws_environm
 
 
 def test_status_records_size_and_checksum_of_the_stored_file(held_jobs: ExportJobs) -> None:
-    status = held_jobs.run(held_jobs.submit({**whole_range(), "format": "csv"}).body["export_id"])
+    status = held_jobs.run(held_jobs.submit({**whole_range(), "format": "csv"}).body["export_id"]).to_json()
     view = held_jobs.public_status(status["export_id"])
     data = download(view["download_url"])
     assert view["size_bytes"] == len(data)

@@ -119,6 +119,24 @@ def test_deploy_plan_puts_the_waf_in_us_east_1_and_passes_its_arn(capsys: pytest
     assert "delete-stack" in capsys.readouterr().out
 
 
+def test_the_failure_queue_handler_reads_the_queue_the_worker_fails_into() -> None:
+    import app as export_app
+
+    template = build_merge_template(load_stage("prod"), read_chalice_config())
+    resources = template["Resources"]
+    assert resources["WorkerInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["WorkerFailureQueue", "Arn"]
+    }
+    queue_name = resources["WorkerFailureQueue"]["Properties"]["QueueName"]
+    from chalice.app import SQSEventConfig
+
+    [source] = [source for source in export_app.app.event_sources if isinstance(source, SQSEventConfig) and source.name == "worker_failures"]
+    # Chalice writes "arn:...:<queue>" into a Fn::Sub, so the stack's AppName and Stage fill in the same name.
+    assert queue_name == {"Fn::Sub": source.queue} and source.batch_size == 1
+    handler = resources["WorkerFailures"]
+    assert "WorkerFailureQueue" in handler["DependsOn"] and handler["Properties"]["FunctionName"] == "excel-export-prod-worker_failures"
+
+
 def dry_run_commands(capsys: pytest.CaptureFixture[str]) -> list[list[str]]:
     """The commands `python -m infra deploy --stage prod --dry-run` prints, each split as a shell would."""
     assert main(["deploy", "--stage", "prod", "--dry-run"]) == 0

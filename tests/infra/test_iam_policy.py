@@ -147,12 +147,12 @@ def used_resources(stage: str) -> list[tuple[str, str]]:
         arn = f"arn:aws:logs:{region_account}:log-group:{group}"
         uses += [("logs:CreateLogGroup", arn)]
         uses += [(action, f"{arn}:log-stream:2026/12/01/[$LATEST]0123456789abcdef") for action in ("logs:CreateLogStream", "logs:PutLogEvents")]
-    # Bucket prefixes (chalicelib/storage.py, coordination.py, templates.py) and the bucket itself.
+    # Bucket prefixes (chalicelib/storage.py, records.py via ledger.py, sources.py) and the bucket itself.
     bucket = f"arn:aws:s3:::{environment['EXPORT_BUCKET']}"
     prefix_actions = {
         "TEMPLATES_PREFIX": ["s3:GetObject"],
         "EXPORTS_PREFIX": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-        "STATUS_PREFIX": ["s3:GetObject", "s3:PutObject"],
+        "STATUS_PREFIX": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],  # a joining request removes its unused record
         "STATE_PREFIX": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
     }
     for variable, actions in prefix_actions.items():
@@ -168,6 +168,8 @@ def used_resources(stage: str) -> list[tuple[str, str]]:
     uses += [("lambda:InvokeFunction", f"arn:aws:lambda:{region_account}:function:{worker}")]
     queue = _resolved(template["Resources"]["WorkerFailureQueue"]["Properties"]["QueueName"], parameters)
     uses += [("sqs:SendMessage", f"arn:aws:sqs:{region_account}:{queue}")]
+    # ...which the worker_failures function reads (its SQS event source mapping polls with the role).
+    uses += [(action, f"arn:aws:sqs:{region_account}:{queue}") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")]
     # The VPC network interfaces Lambda manages for both functions, in the stage's subnets and groups.
     ec2 = f"arn:aws:ec2:{region_account}"
     placed_in = [f"{ec2}:subnet/{subnet}" for subnet in values.subnet_ids] + [f"{ec2}:security-group/{group}" for group in values.security_group_ids]
@@ -205,11 +207,13 @@ def test_nothing_next_to_the_used_resources_is_granted() -> None:
         ("logs:PutLogEvents", f"{group}/excel-export-production:log-stream:s"),
         ("logs:PutLogEvents", f"{group}/excel-export-dev:log-stream:s"),
         ("logs:PutLogEvents", f"{group}/excel-export-prod-export_worker-2:log-stream:s"),
+        ("logs:PutLogEvents", f"{group}/excel-export-prod-worker_failures-2:log-stream:s"),
         ("s3:GetObject", f"{bucket}/other/x.xlsx"),
         ("s3:GetObject", f"{bucket}-copy/exports/x.xlsx"),
         ("s3:PutObject", f"{bucket}/templates/orders.sql"),  # templates are read-only
         ("s3:DeleteObject", f"{bucket}/exports/x.xlsx"),  # exports expire by the lifecycle rule only
-        ("s3:DeleteObject", f"{bucket}/status/x.json"),
+        ("s3:DeleteObject", f"{bucket}/templates/orders.sql"),
+        ("s3:DeleteObject", f"{bucket}-copy/status/x.json"),  # status records only in the stage's own bucket
         ("secretsmanager:GetSecretValue", f"{secret}/prod/db-extra-Ab12Cd"),
         ("secretsmanager:GetSecretValue", f"{secret}/dev/db-Ab12Cd"),
         ("secretsmanager:GetSecretValue", f"{secret}/prod/api-key-Ab12Cd"),  # the canaries' secret, not the functions'
@@ -217,6 +221,9 @@ def test_nothing_next_to_the_used_resources_is_granted() -> None:
         ("lambda:InvokeFunction", f"arn:aws:lambda:{account}:function:excel-export-prod"),
         ("lambda:InvokeFunction", f"arn:aws:lambda:{account}:function:excel-export-dev-export_worker"),
         ("sqs:SendMessage", f"arn:aws:sqs:{account}:excel-export-prod-worker-failures-2"),
+        ("sqs:ReceiveMessage", f"arn:aws:sqs:{account}:excel-export-prod-worker-failures-2"),
+        ("sqs:ReceiveMessage", f"arn:aws:sqs:{account}:excel-export-dev-worker-failures"),
+        ("sqs:DeleteMessage", f"arn:aws:sqs:{account}:excel-export-prod-other"),
     ]
     granted = [(action, arn) for action, arn in neighbours if iam.allows(policy, action, arn)]
     assert granted == [], granted

@@ -239,3 +239,14 @@ def test_the_security_page_names_every_bucket_prefix_the_policy_grants() -> None
 def test_every_documented_meaning_belongs_to_a_setting_the_code_reads() -> None:
     # A setting removed from the code must leave the page too, not linger in the meanings.
     assert set(generated.MEANINGS) == {doc.variable for doc in generated.settings_docs()}
+
+
+def test_the_security_page_names_every_action_the_policy_grants() -> None:
+    import json
+
+    policy = json.loads((ROOT / "infra/policy.json").read_text(encoding="utf-8"))
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    page = (ROOT / "docs/operations/security.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"[A-Z][A-Za-z0-9]+", page))
+    # The page writes `s3:GetObject`/`PutObject`: each action's name after its service prefix is enough.
+    assert {action for action in actions if action.split(":")[1] not in named} == set()
