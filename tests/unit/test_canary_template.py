@@ -116,7 +116,7 @@ def test_the_runtime_is_a_browserless_node_22_one_named_in_one_place() -> None:
     assert match and (int(match.group(1)), int(match.group(2))) >= (4, 0), RUNTIME_VERSION
     named = {
         str(path.relative_to(ROOT)): sorted(set(re.findall(r"syn-nodejs-[a-z]*-?\d+\.(?:\d+|x)", path.read_text())))
-        for folder in ("canary", "chalicelib", "infra", "schedules.yaml", "README.md", "Makefile")
+        for folder in ("canary", "chalicelib", "infra", "schedules.yaml", "README.md", "docs", "Makefile")
         for path in ([ROOT / folder] if (ROOT / folder).is_file() else sorted((ROOT / folder).rglob("*.*")))
         if path.suffix in (".js", ".py", ".yaml", ".md", ".json", "") and path.is_file()
     }

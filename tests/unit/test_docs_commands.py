@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 _COMMAND = re.compile(r"(\S*)excel-export (reports|export|schedules)\b")
 
 
-@pytest.mark.parametrize("name", ["README.md", "schedules.yaml", "Makefile"])
+_DOCS = ["README.md", *sorted(str(page.relative_to(ROOT)) for page in (ROOT / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("name", [*_DOCS, "schedules.yaml", "Makefile"])
 def test_every_command_line_in_the_docs_runs_the_venv_tool(name: str) -> None:
     text = (ROOT / name).read_text(encoding="utf-8")
     prefixes = {match.group(1).lstrip("`(") for match in _COMMAND.finditer(text)}
