@@ -22,7 +22,7 @@ from pymysql.constants import CLIENT, FIELD_TYPE
 
 from chalicelib.errors import DatabaseError, DatabaseUnavailableError, QueryError
 from chalicelib.secrets import DatabaseCredentials
-from chalicelib.templates import RenderedQuery
+from chalicelib.templating.template import RenderedQuery
 
 # Errors where the server or the network is the problem, not the query.
 _UNAVAILABLE_CODES = {1040, 1053, 2002, 2003, 2005, 2006, 2013, 2055}
@@ -44,7 +44,7 @@ _STRING_TYPES = {
 }
 
 
-# Decoders off: rows arrive as the server's text (bytes for binary columns) and chalicelib.cells
+# Decoders off: rows arrive as the server's text (bytes for binary columns) and chalicelib.files.cells
 # converts each column once for the file it fills; pymysql's own decoders, then our conversion of
 # their objects, cost ~11 of the cursor's ~26 µs per row (FACTS.md). Encoders stay for bound values.
 _ENCODERS_ONLY: dict[Any, Any] = {key: value for key, value in pymysql.converters.conversions.items() if not isinstance(key, int)}
@@ -62,11 +62,11 @@ class Column:
 @dataclass
 class QueryResult:
     columns: list[Column]
-    rows: Iterator[tuple[Any, ...]]  # the server's text per value (None for NULL): see chalicelib.cells
+    rows: Iterator[tuple[Any, ...]]  # the server's text per value (None for NULL): see chalicelib.files.cells
 
     def decoded(self) -> Iterator[tuple[Any, ...]]:
         """The rows as pymysql's stock cursor returns them (int, Decimal, datetime...)."""
-        from chalicelib.cells import decoded_rows
+        from chalicelib.files.cells import decoded_rows
 
         return decoded_rows(self.columns, self.rows)
 

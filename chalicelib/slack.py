@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.errors import DeliveryError
-from chalicelib.presentation import display_params, display_time
+from chalicelib.templating.presentation import display_params, display_time
 
 logger = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ def run_cli(args: list[str], env: dict[str, str] | None = None) -> Any:
     """Run the real command line in-process (click's runner); the result has exit_code, stdout, stderr."""
     from click.testing import CliRunner
 
-    from chalicelib.cli import main
+    from tools.cli import main
 
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 

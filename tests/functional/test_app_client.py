@@ -14,12 +14,13 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 import app as export_app
-from chalicelib import lifecycle, runtime
-from chalicelib.coordination import export_key, utc_now
-from chalicelib.jobs import new_export_id
-from chalicelib.ledger import Won
-from chalicelib.lifecycle import ExportRecord, ExportState
-from chalicelib.params import to_json_params
+from chalicelib import runtime
+from chalicelib.exports import lifecycle
+from chalicelib.exports.identity import export_key, utc_now
+from chalicelib.exports.ledger import Won
+from chalicelib.exports.lifecycle import ExportRecord, ExportState
+from chalicelib.exports.service import new_export_id
+from chalicelib.templating.parameters import to_json_params
 from devstack import stack
 from tests.helpers import export_objects, local_chalice_client, slack_messages_for
 

@@ -20,7 +20,7 @@ from chalice.test import Client
 
 import app as export_app
 from chalicelib import runtime, settings
-from chalicelib.jobs import ExportJobs
+from chalicelib.exports.service import ExportJobs
 from chalicelib.settings import Settings
 from chalicelib.storage import ExportStorage
 from devstack import stack

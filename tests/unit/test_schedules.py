@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.schedules import ScheduleFileError, canary_request, check_parameters, due_runs, load_schedules
-from chalicelib.templates import ReportTemplate, parse_template
+from chalicelib.templating.template import ReportTemplate, parse_template
+from tools.schedules import ScheduleFileError, canary_request, check_parameters, due_runs, load_schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
@@ -148,7 +148,7 @@ def test_due_runs_are_the_enabled_firings_inside_the_window() -> None:
 
 
 def test_seven_mistakes_of_a_file_are_reported_in_one_run_each_at_its_field() -> None:
-    from chalicelib.schedules import read_schedules
+    from tools.schedules import read_schedules
 
     text = (
         "schedules:\n"  # 1

@@ -18,9 +18,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from chalicelib.errors import ParameterError
-from chalicelib.params import resolve_parameters
-from chalicelib.slack import success_message
-from chalicelib.slack_forms import (
+from chalicelib.exports.slack_forms import (
     field_errors,
     form_view,
     parse_command_text,
@@ -29,7 +27,9 @@ from chalicelib.slack_forms import (
     submitted_values,
     with_buttons,
 )
-from chalicelib.templates import ReportTemplate, parse_template
+from chalicelib.slack import success_message
+from chalicelib.templating.parameters import resolve_parameters
+from chalicelib.templating.template import ReportTemplate, parse_template
 from tests.e2e.test_slack_app_over_http import FORM_TYPES, RESTRICTED
 
 ROOT = Path(__file__).resolve().parent.parent.parent

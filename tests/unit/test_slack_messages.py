@@ -131,7 +131,7 @@ def test_one_formatting_of_values_in_slack_the_title_row_and_the_file_name() -> 
     import datetime as dt
     from decimal import Decimal
 
-    from chalicelib.export import export_file_name
+    from chalicelib.files.pipeline import export_file_name
 
     values = {"priorities": ["high", "urgent"], "day": dt.date(2026, 11, 29), "rate": Decimal("1E-7")}
     facts = slack.success_message({**STATUS, "params": values}, download_url="https://x.invalid", expires_at="soon")["blocks"][1]["text"]["text"]

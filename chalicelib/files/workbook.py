@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from pymysql.constants import FIELD_TYPE
 
-# Excel's limits and serial dates are one set of rules, in chalicelib.cells: serials count days from
+from chalicelib.database import Column
+
+# Excel's limits and serial dates are one set of rules, in chalicelib.files.cells: serials count days from
 # 1899-12-30 for every date from 1900-03-01 on (before it, Excel's fictitious 1900-02-29 shifts them;
 # XlsxWriter's own conversion handles those here).
-from chalicelib.cells import (
+from chalicelib.files.cells import (
     EXCEL_DIGITS,
     EXCEL_EPOCH,
     EXCEL_EPOCH_ORDINAL,
@@ -38,15 +40,14 @@ from chalicelib.cells import (
     excel_text,
     time_text,
 )
-from chalicelib.database import Column
-from chalicelib.report_options import ColumnFormat
+from chalicelib.templating.options import ColumnFormat
 
 if TYPE_CHECKING:  # XlsxWriter is imported when a reference writer opens: the fast writer's exports skip it
     import xlsxwriter
     from xlsxwriter.format import Format
     from xlsxwriter.worksheet import Worksheet
 
-__all__ = ["EXCEL_MAX_STRING", "TRUNCATION_MARKER", "binary_text", "excel_text", "time_text"]  # their home is chalicelib.cells
+__all__ = ["EXCEL_MAX_STRING", "TRUNCATION_MARKER", "binary_text", "excel_text", "time_text"]  # their home is chalicelib.files.cells
 
 EXCEL_MAX_ROWS = 1_048_576
 DATA_ROWS_PER_SHEET = EXCEL_MAX_ROWS - 1  # below the header row
@@ -96,7 +97,7 @@ def excel_sheet_name(name: str) -> str:
 HEADER_STYLE: Mapping[str, Any] = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "bottom": 1}
 # Dates and numbers end flush at the cell's edge: two characters keep them off the next column's text.
 VALUE_COLUMN_PADDING = 2
-PADDED_KINDS = frozenset({"exact", "integer", "decimal", "bit", "date", "datetime", "time"})  # chalicelib.cells.column_kind
+PADDED_KINDS = frozenset({"exact", "integer", "decimal", "bit", "date", "datetime", "time"})  # chalicelib.files.cells.column_kind
 # Wider than this many visible columns, a sheet prints in landscape.
 PORTRAIT_MAX_COLUMNS = 6
 
@@ -372,7 +373,7 @@ class WorkbookWriter:
         self._custom_formats: dict[str, Format] = {}
         self._title_format: Format | None = None
         self.sheets: list[SheetSummary] = []
-        self.engine = "xlsxwriter"  # the status names the writer that ran (chalicelib.fastbook is the other)
+        self.engine = "xlsxwriter"  # the status names the writer that ran (chalicelib.files.fastbook is the other)
 
     def __enter__(self) -> WorkbookWriter:
         return self

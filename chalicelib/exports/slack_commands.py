@@ -27,14 +27,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import slack
-from chalicelib.coordination import utc_now
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
-from chalicelib.jobs import ExportJobs, Requester
-from chalicelib.lifecycle import ExportRecord, ExportState
-from chalicelib.observability import log_event
-from chalicelib.request_limits import MAX_BODY_BYTES  # any request's limit; Slack's payloads are a few KB
-from chalicelib.secrets import SlackAppCredentials
-from chalicelib.slack_forms import (
+from chalicelib.exports.identity import utc_now
+from chalicelib.exports.lifecycle import ExportRecord, ExportState
+from chalicelib.exports.requests import MAX_BODY_BYTES  # any request's limit; Slack's payloads are a few KB
+from chalicelib.exports.service import ExportJobs, Requester
+from chalicelib.exports.slack_forms import (
     CHANGE_PARAMETERS,
     FORM_CALLBACK,
     PICK_REPORT,
@@ -56,8 +54,10 @@ from chalicelib.slack_forms import (
     submitted_values,
     with_buttons,
 )
+from chalicelib.observability import log_event
+from chalicelib.secrets import SlackAppCredentials
 from chalicelib.slack_web import SlackWebApi
-from chalicelib.templates import ReportTemplate
+from chalicelib.templating.template import ReportTemplate
 
 logger = logging.getLogger(__name__)
 # Delivery markers are conditional creates, atomic in S3; the local S3 endpoint checks and writes in

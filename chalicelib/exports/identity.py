@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.ledger import utc_now
-from chalicelib.lifecycle import iso, parse_iso
+from chalicelib.exports.ledger import utc_now
+from chalicelib.exports.lifecycle import iso, parse_iso
 
 __all__ = ["export_key", "iso", "parse_iso", "utc_now"]
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import ExportServiceError, ParameterError
-from chalicelib.formats import FORMATS
-from chalicelib.params import ParameterSpec, coerce_scalar, parse_param_pairs, split_list_shorthand
-from chalicelib.presentation import display_value
+from chalicelib.files.formats import FORMATS
 from chalicelib.slack import clip, escape, format_params, value_text
-from chalicelib.templates import ReportTemplate
+from chalicelib.templating.parameters import ParameterSpec, coerce_scalar, parse_param_pairs, split_list_shorthand
+from chalicelib.templating.presentation import display_value
+from chalicelib.templating.template import ReportTemplate
 
 FORM_CALLBACK = "export_form"
 PICK_REPORT = "pick_report"

@@ -25,8 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib import lifecycle
-from chalicelib.coordination import export_key
 from chalicelib.errors import (
     BadRequestError,
     ConflictError,
@@ -36,25 +34,27 @@ from chalicelib.errors import (
     StorageError,
     UnprocessableError,
 )
-from chalicelib.export import ExportPipeline, ProgressCallback
-from chalicelib.formats import ExportFormat, choose_format
-from chalicelib.guards import RemainingMillis
-from chalicelib.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won
-from chalicelib.lifecycle import ExportRecord, ExportState, iso
+from chalicelib.exports import lifecycle
+from chalicelib.exports.identity import export_key
+from chalicelib.exports.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, iso
+from chalicelib.files.formats import ExportFormat, choose_format
+from chalicelib.files.guards import RemainingMillis
+from chalicelib.files.pipeline import ExportPipeline, ProgressCallback
 from chalicelib.links import LinkMaker
 from chalicelib.observability import log_event
-from chalicelib.params import to_json_params
 from chalicelib.retry import RetryPolicy
-from chalicelib.templates import ReportTemplate, validate_report_name
+from chalicelib.templating.parameters import to_json_params
+from chalicelib.templating.template import ReportTemplate, validate_report_name
 
 if TYPE_CHECKING:
-    from chalicelib.worker import ExportWorker
+    from chalicelib.exports.worker import ExportWorker
 
 EXPORT_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{10}")  # fullmatch; [0-9], as \d is any Unicode digit
 _REQUEST_FIELDS = {"report", "params", "requested_by", "refresh", "idempotency_key", "format"}
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _HISTORY_LIMIT = 100
-# requested_by values the server sets itself from a verified request (chalicelib/slack_app.py);
+# requested_by values the server sets itself from a verified request (chalicelib/exports/slack_commands.py);
 # a request body may not claim them.
 SERVER_REQUESTER_PREFIX = "slack:"
 

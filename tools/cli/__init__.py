@@ -1,4 +1,4 @@
-"""The command line for report authors and operators: ``excel-export`` or ``python -m chalicelib.cli``.
+"""The command line for report authors and operators: ``excel-export`` or ``python -m tools.cli``.
 
 Never imported by app.py: click is a development and CLI dependency, not packaged for Lambda.
 Each command group lives in its own module and is registered below with ``main.add_command``.
@@ -12,10 +12,10 @@ import sys
 import click
 
 from chalicelib import metrics
-from chalicelib.cli.context import CliContext
-from chalicelib.cli.export_command import export
-from chalicelib.cli.reports import reports
-from chalicelib.cli.schedules import schedules
+from tools.cli.context import CliContext
+from tools.cli.export_command import export
+from tools.cli.reports import reports
+from tools.cli.schedules import schedules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -19,23 +19,24 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib import lifecycle, metrics, slack
+from chalicelib import metrics, slack
 from chalicelib.errors import ExportServiceError, NotFoundError, StorageError
-from chalicelib.export import ExportPipeline, ExportResult, ProgressCallback
-from chalicelib.formats import choose_format
-from chalicelib.guards import RemainingMillis
-from chalicelib.jobs import JobPolicy, validate_export_id
-from chalicelib.ledger import ExportLedger, Handle, RecordChangedError
-from chalicelib.lifecycle import ExportRecord, ExportState, Outcome, iso
+from chalicelib.exports import lifecycle
+from chalicelib.exports.ledger import ExportLedger, Handle, RecordChangedError
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, Outcome, iso
+from chalicelib.exports.service import JobPolicy, validate_export_id
+from chalicelib.files.formats import choose_format
+from chalicelib.files.guards import RemainingMillis
+from chalicelib.files.pipeline import ExportPipeline, ExportResult, ProgressCallback
 from chalicelib.links import LinkMaker
 from chalicelib.observability import log_context, log_event
 from chalicelib.retry import RetryPolicy, run_with_retries
 from chalicelib.secrets import SecretStore
-from chalicelib.templates import ReportTemplate, parse_template
+from chalicelib.templating.template import ReportTemplate, parse_template
 
 logger = logging.getLogger(__name__)
 
-# The Slack app's delivery hook (chalicelib/slack_app.py ``SlackApp.deliver``): given a finished
+# The Slack app's delivery hook (chalicelib/exports/slack_commands.py ``SlackApp.deliver``): given a finished
 # export's status and its message, deliver it (direct messages to the requester and to whoever
 # joined the export); True when that replaces the webhook, False to post to the webhook as well.
 MessageHook = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]

@@ -20,11 +20,12 @@ from typing import Any
 
 import click
 
-from chalicelib.canaries import RenderError, render_template
-from chalicelib.cli.context import DEFAULT_REPORTS, PROJECT_DIR
-from chalicelib.cron import CronError
 from chalicelib.errors import TemplateError
-from chalicelib.schedules import (
+from chalicelib.templating.template import ReportTemplate, parse_template
+from tools.canaries import RenderError, render_template
+from tools.cli.context import DEFAULT_REPORTS, PROJECT_DIR
+from tools.cron import CronError
+from tools.schedules import (
     CanaryRequest,
     Schedule,
     ScheduleFileError,
@@ -34,7 +35,6 @@ from chalicelib.schedules import (
     load_schedules,
     read_schedules,
 )
-from chalicelib.templates import ReportTemplate, parse_template
 
 DEFAULT_FILE = PROJECT_DIR / "schedules.yaml"
 CANARY_SCRIPT = PROJECT_DIR / "canary" / "export_canary.js"

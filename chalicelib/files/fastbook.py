@@ -4,9 +4,9 @@ XlsxWriter costs ~135 µs per 12-column row, most of an export's time; rustpy-xl
 same cells about four times faster in flat memory (FACTS.md, "Faster xlsx writers"). Fed raw
 Python values it breaks our rules (rounds BIGINT and DECIMAL, drops microseconds, aborts the whole
 file on a string over 32,767 characters or a date before 1900), so it only ever sees what
-``chalicelib.cells`` made of the server's text: int, float and str, all within Excel's limits.
+``chalicelib.files.cells`` made of the server's text: int, float and str, all within Excel's limits.
 
-It cannot do everything the reference writer (``chalicelib.workbook``, XlsxWriter) does, so it is
+It cannot do everything the reference writer (``chalicelib.files.workbook``, XlsxWriter) does, so it is
 chosen per file, and only when it can honour the whole layout (``fast_writer_can_write``):
 - its sheet list is fixed when the call starts, so it writes one source per file;
 - it puts notes on header cells only, so the "stored as text" note goes on the column's header
@@ -24,10 +24,10 @@ from collections.abc import Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
 
-from chalicelib.cells import CellCounts, XlsxCells, column_kind, decoded_rows, row_converter
 from chalicelib.database import Column
-from chalicelib.guards import FinishCost
-from chalicelib.workbook import (
+from chalicelib.files.cells import CellCounts, XlsxCells, column_kind, decoded_rows, row_converter
+from chalicelib.files.guards import FinishCost
+from chalicelib.files.workbook import (
     _WIDTH_SAMPLE_ROWS,
     DATA_ROWS_PER_SHEET,
     HEADER_STYLE,
@@ -48,7 +48,7 @@ from chalicelib.workbook import (
 ENGINE = "rustpy-xlsxwriter"
 REFERENCE_ENGINE = "xlsxwriter"
 # WORKBOOK_LAYOUT_SPEC's header style, width rule and print setup are defined once, in
-# chalicelib.workbook; this module only translates them into rustpy-xlsxwriter's terms.
+# chalicelib.files.workbook; this module only translates them into rustpy-xlsxwriter's terms.
 _BORDER_STYLES = {1: "thin"}  # XlsxWriter's border index -> rust_xlsxwriter's name
 
 

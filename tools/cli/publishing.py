@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from chalicelib.errors import ExportServiceError, NotFoundError
-from chalicelib.sources import FolderTemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage
-from chalicelib.template_check import CheckResult, Problem, check_template
+from chalicelib.templating.sources import FolderTemplateSource, TemplateSource
+from tools.template_check import CheckResult, Problem, check_template
 
 # Further checks of a template that passed ``check`` (the EXPLAIN check of ``--db``).
 ExtraCheck = Callable[[CheckResult], list[Problem]]

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import lifecycle
 from chalicelib.errors import StorageError
-from chalicelib.lifecycle import ExportRecord, StaleWindows, iso_precise, parse_iso
+from chalicelib.exports import lifecycle
+from chalicelib.exports.lifecycle import ExportRecord, StaleWindows, iso_precise, parse_iso
 from chalicelib.observability import log_event
 from chalicelib.records import RecordStore
 

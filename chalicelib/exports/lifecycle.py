@@ -65,7 +65,7 @@ class Outcome:
     sha256: str = ""
     truncated_cells: int = 0
     numbers_as_text: int = 0
-    writer: str = ""  # the engine that wrote the file (chalicelib.formats.open_writer chooses)
+    writer: str = ""  # the engine that wrote the file (chalicelib.files.formats.open_writer chooses)
     query_seconds: float = 0.0
     duration_seconds: float = 0.0
     rows_per_second: float = 0.0
@@ -100,7 +100,7 @@ class ExportRecord:
     notify_skipped: str | None = None
     slack_channel_secret: str | None = None
     timezone: str | None = None  # the report's zone key: Slack shows times in it (API times stay UTC)
-    # Set by the server for a verified Slack request (chalicelib/slack_app.py): the user whose DM gets
+    # Set by the server for a verified Slack request (chalicelib/exports/slack_commands.py): the user whose DM gets
     # the result (instead of the webhook), and the channel it was asked in (a channel-restricted
     # report's buttons check it).
     notify_slack_user: str | None = None

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from chalicelib.cron import CronError, LocalCron, UtcCron, parse_cron, to_utc
-from chalicelib.params import parameter_problems, resolve_relative_date
-from chalicelib.templates import ReportTemplate
+from chalicelib.templating.parameters import parameter_problems, resolve_relative_date
+from chalicelib.templating.template import ReportTemplate
+from tools.cron import CronError, LocalCron, UtcCron, parse_cron, to_utc
 
 # Synthetics canary names are at most 21 characters of [0-9a-z_-]; the schedule name is the canary name.
 # Used with fullmatch: "$" would accept a trailing newline.

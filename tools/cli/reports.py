@@ -10,14 +10,14 @@ from typing import Any
 
 import click
 
-from chalicelib.cli.context import CliContext, fails_cleanly, params_option, parse_param_options, source_option
-from chalicelib.cli.publishing import Outcome, check_one, publish_templates
 from chalicelib.database import explain_queries
 from chalicelib.errors import ExportServiceError
-from chalicelib.params import ParameterSpec, resolve_parameters
-from chalicelib.sources import FolderTemplateSource, TemplateSource
-from chalicelib.template_check import CheckResult, Problem, locate_database_error, render_problems
-from chalicelib.templates import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
+from chalicelib.templating.parameters import ParameterSpec, resolve_parameters
+from chalicelib.templating.sources import FolderTemplateSource, TemplateSource
+from chalicelib.templating.template import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
+from tools.cli.context import CliContext, fails_cleanly, params_option, parse_param_options, source_option
+from tools.cli.publishing import Outcome, check_one, publish_templates
+from tools.template_check import CheckResult, Problem, locate_database_error, render_problems
 
 _PLACEHOLDER = re.compile(r"%%|%s")
 

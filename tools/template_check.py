@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import ExportServiceError, TemplateError
-from chalicelib.params import ParameterSpec, resolve_parameters
-from chalicelib.templates import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, read_template, render_sheets, without_header
+from chalicelib.templating.parameters import ParameterSpec, resolve_parameters
+from chalicelib.templating.template import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, read_template, render_sheets, without_header
 
 EXCEL_SHEET_NAME_LIMIT = 31
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")

@@ -2,7 +2,7 @@
 
 UTF-8 with a byte order mark, so Excel opens Korean text right; CRLF line ends and minimal quoting
 (the csv module's ``excel`` dialect). The server's text is converted once per column by the
-conversion table in ``chalicelib.cells`` (the one the fast xlsx writer uses): dates ISO 8601, TIME
+conversion table in ``chalicelib.files.cells`` (the one the fast xlsx writer uses): dates ISO 8601, TIME
 as ``[-]HH:MM:SS[.ffffff]``, DECIMAL with every digit in plain notation, BLOB/BINARY as hex or
 ``<N bytes>``, zero dates and NULL empty. Text that a spreadsheet would run as a formula
 (leading ``= + - @``, tab or CR) gets a leading apostrophe, the OWASP advice for CSV injection.
@@ -16,11 +16,11 @@ import gzip
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
-from chalicelib.cells import FORMULA_LEADS, csv_converter, csv_text, row_converter
 from chalicelib.errors import ExportServiceError
-from chalicelib.workbook import SheetSource, SheetSummary
+from chalicelib.files.cells import FORMULA_LEADS, csv_converter, csv_text, row_converter
+from chalicelib.files.workbook import SheetSource, SheetSummary
 
-__all__ = ["FORMULA_LEADS", "csv_text"]  # their home is chalicelib.cells
+__all__ = ["FORMULA_LEADS", "csv_text"]  # their home is chalicelib.files.cells
 
 Converter = Callable[[Any], Any]
 
@@ -51,7 +51,7 @@ class CsvWriter:
             raise CsvSheetLimitError("a CSV file holds one table: export this report as xlsx to get several sheets", field="format")
         self._writer.writerow([column.name for column in source.columns])
         if not source.text_rows:
-            # One conversion table (chalicelib.cells) reads the server's text: Python objects would need a second one.
+            # One conversion table (chalicelib.files.cells) reads the server's text: Python objects would need a second one.
             raise ValueError("the CSV writer takes rows of the server's text, as the export's cursor hands them over")
         converters = [csv_converter(column) for column in source.columns]
         row_count = _write_rows(self._writer, converters, source.rows)

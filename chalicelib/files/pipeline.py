@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import EmptyResultError
-from chalicelib.formats import DEFAULT_FORMAT, ExportFormat, TableWriter, open_writer
-from chalicelib.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
+from chalicelib.files.formats import DEFAULT_FORMAT, ExportFormat, TableWriter, open_writer
+from chalicelib.files.guards import MIB, ExportGuard, GuardLimits, RemainingMillis, TmpSpaceError
 from chalicelib.observability import log_event, rows_progress
-from chalicelib.params import resolve_parameters
-from chalicelib.presentation import display_params, display_value, file_timestamp
 from chalicelib.secrets import DatabaseCredentials, SecretStore
 from chalicelib.settings import Settings
-from chalicelib.sources import S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage, StoredFile
-from chalicelib.templates import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
+from chalicelib.templating.parameters import resolve_parameters
+from chalicelib.templating.presentation import display_params, display_value, file_timestamp
+from chalicelib.templating.sources import S3TemplateSource, TemplateSource
+from chalicelib.templating.template import RenderedQuery, ReportTemplate, parse_template, render_sheets, validate_report_name
 
 if TYPE_CHECKING:
-    from chalicelib.workbook import SheetLayout, SheetSummary
+    from chalicelib.files.workbook import SheetLayout, SheetSummary
 
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _MAX_FILE_NAME = 150  # characters, extension included: well inside every file system's limit
@@ -50,7 +50,7 @@ class WrittenFile:
     query_seconds: float
     write_seconds: float = 0.0  # streaming rows from the cursor into the file, after the queries started
     numbers_as_text: int = 0
-    writer: str = "xlsxwriter"  # the engine that wrote the file (chalicelib.formats.open_writer chooses)
+    writer: str = "xlsxwriter"  # the engine that wrote the file (chalicelib.files.formats.open_writer chooses)
 
     @property
     def row_count(self) -> int:
@@ -109,7 +109,7 @@ def stream_sheet(
     # Imported here, not at the top: the API function never queries or writes a file, and
     # pymysql and XlsxWriter would add about a third to its cold start (README, "Cold start").
     from chalicelib.database import run_query
-    from chalicelib.workbook import SheetLayout, SheetSource
+    from chalicelib.files.workbook import SheetLayout, SheetSource
 
     started = time.monotonic()
     log_event("query_started", "query started", sheet=name, bound_values=len(query.args))
@@ -137,7 +137,7 @@ def stream_query_to_file(
     """One query into a new file (format, path, sheet title), as the benchmark measures it.
     ``fast=False`` keeps to the XlsxWriter reference writer."""
     from chalicelib.database import read_only_session
-    from chalicelib.workbook import SheetLayout
+    from chalicelib.files.workbook import SheetLayout
 
     fmt, path, title = destination
 
@@ -163,10 +163,10 @@ def with_split_fallback(write: Callable[[bool], WriteResult], *, fast: bool = Tr
     """Write with the fast writer if allowed; when a sheet outgrows Excel's row limit, write the
     whole file again with the reference writer, which continues on further sheets.
 
-    The fast writer's sheet list is fixed before its first row (chalicelib/fastbook.py), so it
+    The fast writer's sheet list is fixed before its first row (chalicelib/files/fastbook.py), so it
     cannot add a continuation sheet; results that large are rare and better as csv.gz anyway.
     """
-    from chalicelib.fastbook import SheetLimitReached
+    from chalicelib.files.fastbook import SheetLimitReached
 
     if not fast:
         return write(False)
@@ -196,7 +196,7 @@ def title_row_text(template: ReportTemplate, values: Mapping[str, Any]) -> str:
 
 
 def sheet_layout(template: ReportTemplate, values: Mapping[str, Any]) -> SheetLayout:
-    from chalicelib.workbook import SheetLayout
+    from chalicelib.files.workbook import SheetLayout
 
     options = template.options
     return SheetLayout(

@@ -65,8 +65,8 @@ class ReportOptions:
     on_empty: str = "send"
     cache_ttl: int | None = None  # seconds an identical export may be reused (read by the cache)
     slack_channel_secret: str | None = None  # a secret holding another webhook URL, for another channel
-    format: str | None = None  # the file format when a request names none (chalicelib/formats.py)
-    # Who may ask from Slack: unset (both empty) means everyone in the workspace (chalicelib/slack_app.py).
+    format: str | None = None  # the file format when a request names none (chalicelib/files/formats.py)
+    # Who may ask from Slack: unset (both empty) means everyone in the workspace (chalicelib/exports/slack_commands.py).
     slack_users: tuple[str, ...] = ()
     slack_channels: tuple[str, ...] = ()
 

@@ -23,13 +23,13 @@ import click
 
 from chalicelib import aws, runtime
 from chalicelib.errors import BadRequestError, ExportServiceError, ParameterError
-from chalicelib.jobs import ExportJobs
-from chalicelib.params import ParameterSpec, parse_param_pairs
+from chalicelib.exports.service import ExportJobs
 from chalicelib.secrets import SecretStore
 from chalicelib.settings import Settings, SettingsError
-from chalicelib.sources import FolderTemplateSource, S3TemplateSource, TemplateSource
 from chalicelib.storage import ExportStorage
-from chalicelib.templates import ReportTemplate
+from chalicelib.templating.parameters import ParameterSpec, parse_param_pairs
+from chalicelib.templating.sources import FolderTemplateSource, S3TemplateSource, TemplateSource
+from chalicelib.templating.template import ReportTemplate
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 DEFAULT_REPORTS = PROJECT_DIR / "reports"

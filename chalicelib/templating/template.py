@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.errors import BadRequestError, TemplateError
-from chalicelib.params import DeclarationError, ParameterSpec, check_range, parse_declaration
-from chalicelib.report_options import OPTION_KEYS, ReportOptions, read_options
-from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query
+from chalicelib.templating.options import OPTION_KEYS, ReportOptions, read_options
+from chalicelib.templating.parameters import DeclarationError, ParameterSpec, check_range, parse_declaration
+from chalicelib.templating.sqlcheck import UnsafeQueryError, check_read_only_query
 
 if TYPE_CHECKING:
     from jinja2 import nodes

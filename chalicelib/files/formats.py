@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.errors import BadRequestError, TemplateError
-from chalicelib.guards import FinishCost
+from chalicelib.files.guards import FinishCost
 
 if TYPE_CHECKING:
-    from chalicelib.workbook import SheetLayout, SheetSource, SheetSummary
+    from chalicelib.files.workbook import SheetLayout, SheetSource, SheetSummary
 
 
 @dataclass(frozen=True)
@@ -83,19 +83,19 @@ def open_writer(
     # Imported on use: the API function only chooses a format, and the writers are a cold-start cost.
     if fmt is XLSX:
         if fast and layouts is not None:
-            from chalicelib.fastbook import FastWorkbookWriter, fast_writer_can_write
+            from chalicelib.files.fastbook import FastWorkbookWriter, fast_writer_can_write
 
             if fast_writer_can_write(layouts):
                 return FastWorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or _excel_rows(), export_id=export_id)
-        from chalicelib.workbook import DATA_ROWS_PER_SHEET, WorkbookWriter
+        from chalicelib.files.workbook import DATA_ROWS_PER_SHEET, WorkbookWriter
 
         return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or DATA_ROWS_PER_SHEET, export_id=export_id)
-    from chalicelib.csvfile import CsvWriter
+    from chalicelib.files.csvfile import CsvWriter
 
     return CsvWriter(path, compress=fmt is CSV_GZ)
 
 
 def _excel_rows() -> int:
-    from chalicelib.workbook import DATA_ROWS_PER_SHEET
+    from chalicelib.files.workbook import DATA_ROWS_PER_SHEET
 
     return DATA_ROWS_PER_SHEET
