@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib import slack
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
+from chalicelib.exports import messages
 from chalicelib.exports.identity import utc_now
 from chalicelib.exports.lifecycle import ExportRecord, ExportState
 from chalicelib.exports.requests import MAX_BODY_BYTES  # any request's limit; Slack's payloads are a few KB
@@ -144,7 +144,7 @@ class SlackApp:
         template = self.jobs.pipeline.load_template(command.report)
         why_not = refusal(template, user.user_id, user.channel_id)
         if why_not:
-            return SlackAnswer(ephemeral(f":no_entry: {slack.value_text(why_not)}"))
+            return SlackAnswer(ephemeral(f":no_entry: {messages.value_text(why_not)}"))
         pairs = [pair for pair in command.pairs if not (pair.startswith("format=") and "format" not in template.params)]
         export_format = next((pair.partition("=")[2] for pair in command.pairs if pair not in pairs), None)
         params = command_params(CommandText("run", command.report, tuple(pairs)), template)
@@ -353,7 +353,7 @@ class SlackApp:
         if record.state is ExportState.FAILED:
             return self.jobs.worker.message(record)[1]
         status = record.to_json()
-        return slack.failure_message({**status, "error": {"code": "expired", "message": "the file is gone; ask for a new export"}})
+        return messages.failure_message({**status, "error": {"code": "expired", "message": "the file is gone; ask for a new export"}})
 
 
 def _interaction_user(payload: Mapping[str, Any]) -> SlackUser:

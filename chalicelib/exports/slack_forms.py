@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import ExportServiceError, ParameterError
+from chalicelib.exports.messages import clip, escape, format_params, value_text
 from chalicelib.files.formats import FORMATS
-from chalicelib.slack import clip, escape, format_params, value_text
 from chalicelib.templating.parameters import ParameterSpec, coerce_scalar, parse_param_pairs, split_list_shorthand
 from chalicelib.templating.presentation import display_value
 from chalicelib.templating.template import ReportTemplate

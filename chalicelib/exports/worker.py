@@ -21,7 +21,7 @@ from typing import Any
 
 from chalicelib import metrics, slack
 from chalicelib.errors import ExportServiceError, NotFoundError, StorageError
-from chalicelib.exports import lifecycle
+from chalicelib.exports import lifecycle, messages
 from chalicelib.exports.ledger import ExportLedger, Handle, RecordChangedError
 from chalicelib.exports.lifecycle import ExportRecord, ExportState, Outcome, iso
 from chalicelib.exports.service import JobPolicy, validate_export_id
@@ -283,8 +283,8 @@ class ExportWorker:
         body = record.to_json()
         if record.state is ExportState.SUCCEEDED and record.outcome is not None:
             link = self.links.link_for(record.outcome.s3_key)
-            return body, slack.success_message(body, download_url=link.url, expires_at=iso(link.expires_at))
-        return body, slack.failure_message(body)
+            return body, messages.success_message(body, download_url=link.url, expires_at=iso(link.expires_at))
+        return body, messages.failure_message(body)
 
     def tell_joiners(self, record: ExportRecord) -> None:
         """A record that finished without a worker (served from an identical export, or never

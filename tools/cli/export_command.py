@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
+from chalicelib.exports.messages import format_params, human_size  # format_params: the same text as Slack and the title row
 from chalicelib.exports.service import ExportJobs
 from chalicelib.files.pipeline import ExportPipeline, WrittenFile
-from chalicelib.slack import format_params, human_size  # format_params: the same text as Slack and the title row
 from chalicelib.templating.template import ReportTemplate
 from tools.cli.context import CliContext, fails_cleanly, params_option, parse_param_options, source_option
 from tools.cli.progress import ProgressDisplay, elapsed_text
