@@ -17,13 +17,50 @@ Three targets, one table (``_KINDS``):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
 
-from pymysql.constants import FIELD_TYPE
+if TYPE_CHECKING:  # the type only: this module reads no database and imports no driver
+    from chalicelib.database import Column
 
-from chalicelib.database import Column
+
+class FieldType(IntEnum):
+    """MySQL's column type codes (``enum_field_types`` in the server's protocol headers), the same
+    numbers pymysql.constants.FIELD_TYPE carries; a unit test compares the two."""
+
+    DECIMAL = 0
+    TINY = 1
+    SHORT = 2
+    LONG = 3
+    FLOAT = 4
+    DOUBLE = 5
+    NULL = 6
+    TIMESTAMP = 7
+    LONGLONG = 8
+    INT24 = 9
+    DATE = 10
+    TIME = 11
+    DATETIME = 12
+    YEAR = 13
+    NEWDATE = 14
+    VARCHAR = 15
+    BIT = 16
+    JSON = 245
+    NEWDECIMAL = 246
+    ENUM = 247
+    SET = 248
+    TINY_BLOB = 249
+    MEDIUM_BLOB = 250
+    LONG_BLOB = 251
+    BLOB = 252
+    VAR_STRING = 253
+    STRING = 254
+    GEOMETRY = 255
+
+
+FIELD_TYPE = FieldType
 
 EXCEL_MAX_STRING = 32_767
 TRUNCATION_MARKER = "…[truncated]"
@@ -291,14 +328,6 @@ def column_kind(column: Column) -> str:
     return "binary" if column.binary else "text"
 
 
-def decoder_for(column: Column) -> Convert | None:
-    """pymysql's stock decoder for the column (None: the value as it came), looked up on use."""
-    from pymysql.converters import decoders, through
-
-    decoder: Convert | None = decoders.get(column.type_code)
-    return None if decoder is None or decoder is through else decoder
-
-
 def row_converter(converters: Sequence[Convert | None], names: Sequence[str] | None = None) -> Callable[[Sequence[Any]], Any]:
     """One function per query, generated from the columns' converters: a row in, its converted
     values out (a tuple, or a dict by column name when ``names`` is given, as the fast writer
@@ -329,9 +358,3 @@ def _expression(index: int, convert: Convert | None) -> str:
     if convert is None:
         return f"v{index}"
     return f"None if v{index} is None else c{index}(v{index})"
-
-
-def decoded_rows(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
-    """Rows of server text as the Python objects pymysql's stock cursor returns."""
-    convert = row_converter([decoder_for(column) for column in columns])
-    return map(convert, rows)

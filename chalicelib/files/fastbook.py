@@ -24,8 +24,8 @@ from collections.abc import Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
 
-from chalicelib.database import Column
-from chalicelib.files.cells import CellCounts, XlsxCells, column_kind, decoded_rows, row_converter
+from chalicelib.database import Column, decoded_rows
+from chalicelib.files.cells import CellCounts, XlsxCells, column_kind, row_converter
 from chalicelib.files.guards import FinishCost
 from chalicelib.files.workbook import (
     _WIDTH_SAMPLE_ROWS,

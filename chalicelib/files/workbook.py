@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymysql.constants import FIELD_TYPE
 
-from chalicelib.database import Column
+from chalicelib.database import Column, decoded_rows
 
 # Excel's limits and serial dates are one set of rules, in chalicelib.files.cells: serials count days from
 # 1899-12-30 for every date from 1900-03-01 on (before it, Excel's fictitious 1900-02-29 shifts them;
@@ -36,7 +36,6 @@ from chalicelib.files.cells import (
     TRUNCATION_MARKER,
     binary_text,
     column_kind,
-    decoded_rows,
     excel_text,
     time_text,
 )
