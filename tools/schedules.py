@@ -24,13 +24,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from chalicelib.templating.parameters import parameter_problems, resolve_relative_date
-from chalicelib.templating.template import ReportTemplate
+from chalicelib.templating.template import REPORT_NAME_RULE, ReportTemplate, is_report_name
 from tools.cron import CronError, LocalCron, UtcCron, parse_cron, to_utc
 
 # Synthetics canary names are at most 21 characters of [0-9a-z_-]; the schedule name is the canary name.
 # Used with fullmatch: "$" would accept a trailing newline.
 SCHEDULE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,20}")
-_REPORT_NAME = re.compile(r"[a-z0-9_-]+")
 _FIELDS = ("name", "report", "params", "cron", "timezone", "enabled", "slack_channel_secret")
 # Refused rather than ignored: the API routes a report's Slack message by the report header's
 # slack_channel_secret and lets no request name a secret the worker then reads.
@@ -215,7 +214,7 @@ def _parse_schedule(
         problems.append(problem("slack_channel_secret", _SLACK_ROUTING_REFUSED))
     report = raw.get("report")
     parameters = None
-    if params is not None and isinstance(report, str) and _REPORT_NAME.fullmatch(report):
+    if params is not None and is_report_name(report):
         plain = {key: _plain(value) for key, value in params.items()}
         parameters = ScheduleParameters(label, report, plain, item_line, key_lines)
     if problems or cron is None or parameters is None:
@@ -246,8 +245,8 @@ def _check_name_and_report(raw: Mapping[str, Any], problem: Any) -> list[Schedul
     problems = []
     if raw.get("name") not in (None, "") and (not isinstance(raw["name"], str) or not SCHEDULE_NAME.fullmatch(raw["name"])):
         problems.append(problem("name", "must be 1-21 characters of a-z, 0-9, '-' and '_' starting with a letter or digit (it names the canary)"))
-    if raw.get("report") not in (None, "") and (not isinstance(raw["report"], str) or not _REPORT_NAME.fullmatch(raw["report"])):
-        problems.append(problem("report", "must be a report name ([a-z0-9_-]+)"))
+    if raw.get("report") not in (None, "") and not is_report_name(raw["report"]):
+        problems.append(problem("report", f"must be a report name ({REPORT_NAME_RULE})"))
     return problems
 
 

@@ -17,10 +17,18 @@ from typing import Any
 
 from chalicelib.errors import ExportServiceError, TemplateError
 from chalicelib.templating.parameters import ParameterSpec, resolve_parameters
-from chalicelib.templating.template import REPORT_NAME, RenderedSheet, ReportTemplate, declaration_line, read_template, render_sheets, without_header
+from chalicelib.templating.template import (
+    REPORT_NAME_RULE,
+    RenderedSheet,
+    ReportTemplate,
+    declaration_line,
+    is_report_name,
+    read_template,
+    render_sheets,
+    sheet_name_problem,
+    without_header,
+)
 
-EXCEL_SHEET_NAME_LIMIT = 31
-_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _SAMPLES: dict[str, Any] = {"string": "x", "integer": 1, "decimal": "1", "boolean": "true", "date": "today", "datetime": "today"}
 
 
@@ -49,8 +57,8 @@ class CheckResult:
 
 def check_template(name: str, source: str, *, file: str, today: dt.date) -> CheckResult:
     """Every problem found in one template's text; ``file`` is how the file is shown to the author."""
-    if not REPORT_NAME.fullmatch(name):
-        return CheckResult(name, file, None, [Problem(file, 1, "the file name must be 1-64 characters of a-z, 0-9, '_' or '-', then .sql")])
+    if not is_report_name(name):
+        return CheckResult(name, file, None, [Problem(file, 1, f"the file name must be {REPORT_NAME_RULE}, then .sql")])
     template, errors = read_template(name, source)
     problems = [Problem(file, exc.line or 1, exc.detail) for exc in errors]
     if template is None:
@@ -102,27 +110,11 @@ def _sheet_names(template: ReportTemplate, file: str) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
     for sheet in template.sheets:
-        problem = _sheet_name_problem(sheet.name, seen)
+        problem = sheet_name_problem(sheet.name, seen)
         if problem:
             problems.append(Problem(file, sheet.line, problem))
         seen.add(sheet.name.lower())
     return problems
-
-
-def _sheet_name_problem(name: str, seen: set[str]) -> str | None:
-    if not name:
-        return "sheet name is empty: write '-- sheet: <Sheet name>'"
-    if _INVALID_SHEET_CHARS.search(name):
-        return f"sheet name '{name}' contains one of [ ] : * ? / \\ which Excel does not allow"
-    if len(name) > EXCEL_SHEET_NAME_LIMIT:
-        return f"sheet name '{name}' is {len(name)} characters; Excel allows {EXCEL_SHEET_NAME_LIMIT}"
-    if name.startswith("'") or name.endswith("'"):
-        return f"sheet name '{name}' starts or ends with an apostrophe, which Excel does not allow"
-    if name.lower() == "history":
-        return "sheet name 'History' is reserved by Excel"
-    if name.lower() in seen:
-        return f"sheet name '{name}' is used twice (Excel ignores case in sheet names)"
-    return None
 
 
 def _column_formats(template: ReportTemplate, file: str) -> list[Problem]:

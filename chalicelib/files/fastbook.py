@@ -41,9 +41,9 @@ from chalicelib.files.workbook import (
     _longest_values,
     column_width,
     decimal_format,
-    excel_sheet_name,
     print_footer,
 )
+from chalicelib.templating.template import excel_sheet_name
 
 ENGINE = "rustpy-xlsxwriter"
 REFERENCE_ENGINE = "xlsxwriter"

@@ -9,7 +9,6 @@ hyperlink. Memory stays flat because constant_memory flushes each row to a temp 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,6 +39,7 @@ from chalicelib.files.cells import (
     time_text,
 )
 from chalicelib.templating.options import ColumnFormat
+from chalicelib.templating.template import continuation_sheet_name, excel_sheet_name
 
 if TYPE_CHECKING:  # XlsxWriter is imported when a reference writer opens: the fast writer's exports skip it
     import xlsxwriter
@@ -64,7 +64,6 @@ NUMBER_FORMATS: Mapping[str, str] = {
     "time_fraction": "[h]:mm:ss.000",
     "integer": "0",
 }
-_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 # Up to 32-bit integers (and YEAR) and FLOAT/DOUBLE: the driver returns values a double holds exactly.
 _EXACT_NUMBER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR, FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
@@ -82,12 +81,6 @@ class WorkbookSummary:
     truncated_cells: int
     numbers_as_text: int = 0
     sheet_names: list[str] = field(default_factory=list)
-
-
-def excel_sheet_name(name: str) -> str:
-    """A valid Excel sheet name: no []:*?/\\, not blank, at most 31 characters."""
-    cleaned = _INVALID_SHEET_CHARS.sub("_", name).strip().strip("'")
-    return (cleaned or "Sheet1")[:31]
 
 
 # The workbook layout (docs: WORKBOOK_LAYOUT_SPEC, shared with the fast writer): the header row, the
@@ -405,7 +398,7 @@ class WorkbookWriter:
         names: list[str] = []
         total = 0
         while True:
-            name = self._unique_name(source.name) if not names else self._unique_name(_continuation_name(names[0], len(names) + 1))
+            name = self._unique_name(source.name) if not names else self._unique_name(continuation_sheet_name(names[0], len(names) + 1))
             sheet = self._start_sheet(name, columns, widths, layout)
             written = _write_rows(sheet, writer_factories, column_formats, islice(rows, per_sheet), first_row=layout.header_row + 1)
             self._finish_sheet(sheet, len(columns), written, layout)
@@ -457,7 +450,7 @@ class WorkbookWriter:
         base = excel_sheet_name(name)
         candidate, number = base, 2
         while candidate.lower() in self._sheet_names:
-            candidate, number = _continuation_name(base, number), number + 1
+            candidate, number = continuation_sheet_name(base, number), number + 1
         self._sheet_names.add(candidate.lower())
         return candidate
 
@@ -487,13 +480,6 @@ def _longest_values(sample: Sequence[Sequence[Any]], column_count: int) -> list[
             if value is not None:
                 longest[index] = max(longest[index], len(str(value)))
     return longest
-
-
-def _continuation_name(base: str, number: int) -> str:
-    suffix = f" ({number})"
-    return base[: 31 - len(suffix)] + suffix
-
-
 def write_workbook(
     path: str,
     sheet_title: str,

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.errors import BadRequestError, TemplateError
@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 # YAML and Jinja are imported by the functions that parse or render a template: the API routes
 # that never read one (GET /exports/{id}) do not pay for them on a cold start (bench/README.md).
 
+# The one report-name rule (API, CLI, template checks and schedules all use it): it is also the
+# template's file name and part of every S3 key, so no path trick can hide in it.
 REPORT_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # used with fullmatch: "$" accepts a trailing newline
+REPORT_NAME_RULE = "1-64 characters of a-z, 0-9, '_' or '-'"
+# The one set of sheet-name rules: the writers clean a name with them, the template check tells the
+# author what the writers would have to change.
+EXCEL_SHEET_NAME_LIMIT = 31
+INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _HEADER = re.compile(r"\A\{#---[ \t]*\n(?P<yaml>.*?)\n---#\}", re.DOTALL)
 _PLACEHOLDER_MARK = "\x00bind\x00"
 # Filters that exist to emit text unescaped; with bound rendering they would be harmless
@@ -44,8 +51,41 @@ _SQL_LINE_COMMENT = re.compile(r"--[^\n]*")
 
 def validate_report_name(name: str, field_name: str = "report") -> str:
     if not isinstance(name, str) or not REPORT_NAME.fullmatch(name):
-        raise BadRequestError("report name must be 1-64 characters of a-z, 0-9, '_' or '-'", field=field_name, code="invalid_report_name")
+        raise BadRequestError(f"report name must be {REPORT_NAME_RULE}", field=field_name, code="invalid_report_name")
     return name
+
+
+def is_report_name(name: object) -> TypeGuard[str]:
+    return isinstance(name, str) and REPORT_NAME.fullmatch(name) is not None
+
+
+def excel_sheet_name(name: str) -> str:
+    """A valid Excel sheet name: no []:*?/\\, not blank, at most 31 characters."""
+    cleaned = INVALID_SHEET_CHARS.sub("_", name).strip().strip("'")
+    return (cleaned or "Sheet1")[:EXCEL_SHEET_NAME_LIMIT]
+
+
+def continuation_sheet_name(base: str, number: int) -> str:
+    """``Orders (2)``: the name of a sheet a long result continues on, still within Excel's limit."""
+    suffix = f" ({number})"
+    return base[: EXCEL_SHEET_NAME_LIMIT - len(suffix)] + suffix
+
+
+def sheet_name_problem(name: str, seen: set[str]) -> str | None:
+    """Why Excel would refuse a ``-- sheet:`` name as written (``seen``: the lower-cased names before it)."""
+    if not name:
+        return "sheet name is empty: write '-- sheet: <Sheet name>'"
+    if INVALID_SHEET_CHARS.search(name):
+        return f"sheet name '{name}' contains one of [ ] : * ? / \\ which Excel does not allow"
+    if len(name) > EXCEL_SHEET_NAME_LIMIT:
+        return f"sheet name '{name}' is {len(name)} characters; Excel allows {EXCEL_SHEET_NAME_LIMIT}"
+    if name.startswith("'") or name.endswith("'"):
+        return f"sheet name '{name}' starts or ends with an apostrophe, which Excel does not allow"
+    if name.lower() == "history":
+        return "sheet name 'History' is reserved by Excel"
+    if name.lower() in seen:
+        return f"sheet name '{name}' is used twice (Excel ignores case in sheet names)"
+    return None
 
 
 @dataclass(frozen=True)

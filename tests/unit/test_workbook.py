@@ -8,7 +8,8 @@ import openpyxl
 from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
-from chalicelib.files.workbook import EXCEL_MAX_STRING, TRUNCATION_MARKER, excel_sheet_name, write_workbook
+from chalicelib.files.workbook import EXCEL_MAX_STRING, TRUNCATION_MARKER, write_workbook
+from chalicelib.templating.template import excel_sheet_name
 
 COLUMNS = [
     Column("Id", FIELD_TYPE.LONGLONG, 0),
