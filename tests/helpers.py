@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 from chalice.test import Client
 
 from devstack import stack
+from tools.stage_config import local_stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,9 +105,8 @@ def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
 
 
 def local_stage_variables() -> dict[str, str]:
-    """The environment variables Chalice gives the ``local`` stage (.chalice/config.json)."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
+    """The environment variables Chalice gives the ``local`` stage's API function (.chalice/config.json)."""
+    return local_stage_environment()
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from chalicelib.storage import ExportStorage
 from chalicelib.templating.parameters import ParameterSpec, parse_param_pairs
 from chalicelib.templating.sources import FolderTemplateSource, S3TemplateSource, TemplateSource
 from chalicelib.templating.template import ReportTemplate
+from tools import stage_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 DEFAULT_REPORTS = PROJECT_DIR / "reports"
@@ -47,15 +48,15 @@ class Failure(click.ClickException):
 
 
 def stage_environment(config_path: Path, stage: str) -> dict[str, str]:
-    """A stage's environment variables from .chalice/config.json (the top level, then the stage's)."""
+    """The API function's environment variables in a stage, as Chalice merges .chalice/config.json."""
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config = stage_config.read_chalice_config(config_path)
     except (OSError, json.JSONDecodeError) as exc:
         raise Failure(f"cannot read {config_path.name}: {exc}") from None
     stages = config.get("stages", {})
     if stage not in stages:
         raise click.BadParameter(f"no stage {stage!r} in .chalice/config.json (stages: {', '.join(stages)})", param_hint="--stage")
-    return {**config.get("environment_variables", {}), **stages[stage].get("environment_variables", {})}
+    return stage_config.stage_environment(config, stage)
 
 
 class CliContext:
