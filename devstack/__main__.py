@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from devstack import stack
+from tools.command_line import exit_status
 
 
 def _run(command: Callable[[stack.StackConfig], int | None]) -> int:
@@ -137,16 +138,7 @@ def slack_timing(rounds: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The exit status of one command (usage mistakes: 2)."""
-    try:
-        # Without standalone mode click returns a command's ctx.exit() status instead of exiting.
-        status = cli.main(args=argv, prog_name="python -m devstack", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    return status if isinstance(status, int) else 0
+    return exit_status(cli, argv, "python -m devstack")
 
 
 if __name__ == "__main__":

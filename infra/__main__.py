@@ -13,6 +13,7 @@ import click
 from infra import deploy, iam
 from infra.stages import CHALICE_CONFIG, DEPLOYED_STAGES, ROOT, StageError, apply_to_chalice_config, dump_json, load_stage, read_chalice_config
 from infra.template import build_merge_template
+from tools.command_line import exit_status
 
 OUT = ROOT / "out"
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -133,33 +134,21 @@ def size_command(ctx: click.Context, zip_path: Path) -> None:
     ctx.exit(run_command(lambda: command_size(zip_path.resolve())))
 
 
-@cli.command("deploy", help="deploy the stage's stacks with the AWS CLI")
-@STAGE
-@DRY_RUN
-@click.pass_context
-def deploy_command(ctx: click.Context, stage: str, dry_run: bool) -> None:
-    ctx.exit(run_command(lambda: command_deploy(stage, False, dry_run)))
+def _stack_command(name: str, destroy: bool) -> None:
+    @cli.command(name, help=f"{name} the stage's stacks with the AWS CLI")
+    @STAGE
+    @DRY_RUN
+    @click.pass_context
+    def command(ctx: click.Context, stage: str, dry_run: bool) -> None:
+        ctx.exit(run_command(lambda: command_deploy(stage, destroy, dry_run)))
 
 
-@cli.command("destroy", help="destroy the stage's stacks with the AWS CLI")
-@STAGE
-@DRY_RUN
-@click.pass_context
-def destroy_command(ctx: click.Context, stage: str, dry_run: bool) -> None:
-    ctx.exit(run_command(lambda: command_deploy(stage, True, dry_run)))
+_stack_command("deploy", destroy=False)
+_stack_command("destroy", destroy=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The exit status of one command (usage mistakes: 2, as before)."""
-    try:
-        # Without standalone mode click returns a command's ctx.exit() status instead of exiting.
-        status = cli.main(args=argv, prog_name="python -m infra", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    return status if isinstance(status, int) else 0
+    return exit_status(cli, argv, "python -m infra")
 
 
 if __name__ == "__main__":

@@ -364,8 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise click.ClickException(f"rehearsal failed: {exc}") from None
         print(f"rehearsal passed: {len(result.commands)} AWS CLI commands in {result.seconds:.1f} s")
 
-    status = rehearse_command.main(args=arguments, prog_name="python -m infra.rehearsal", standalone_mode=False)
-    return status if isinstance(status, int) else 0
+    from tools.command_line import exit_status
+
+    return exit_status(rehearse_command, arguments, "python -m infra.rehearsal")
 
 
 if __name__ == "__main__":
