@@ -11,8 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.exports.ledger import utc_now
-from chalicelib.exports.lifecycle import iso, parse_iso
+from chalicelib.exports.lifecycle import iso, parse_iso, utc_now
 
 __all__ = ["export_key", "iso", "parse_iso", "utc_now"]
 

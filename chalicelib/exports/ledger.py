@@ -27,17 +27,13 @@ from typing import Any
 
 from chalicelib.errors import StorageError
 from chalicelib.exports import lifecycle
-from chalicelib.exports.lifecycle import ExportRecord, StaleWindows, iso_precise, parse_iso
+from chalicelib.exports.lifecycle import ExportRecord, StaleWindows, iso_precise, parse_iso, utc_now
 from chalicelib.observability import log_event
 from chalicelib.records import RecordStore
 
 Clock = Callable[[], dt.datetime]
 logger = logging.getLogger(__name__)
 _INVERT = str.maketrans("0123456789", "9876543210")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def newest_first(export_id: str) -> str:

@@ -35,6 +35,11 @@ class TransitionError(ValueError):
 
 
 
+def utc_now() -> dt.datetime:
+    """The clock every record's times are read from (the ledger and the worker take it injectable)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

@@ -20,8 +20,7 @@ from chalice.test import Client
 
 from chalicelib import aws, runtime
 from chalicelib.exports import lifecycle
-from chalicelib.exports.ledger import utc_now
-from chalicelib.exports.lifecycle import ExportRecord, ExportState
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, utc_now
 from chalicelib.exports.service import ExportJobs, LambdaDispatcher, Requester, new_export_id
 from chalicelib.settings import Settings
 from chalicelib.templating.sources import FolderTemplateSource
