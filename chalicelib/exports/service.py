@@ -445,7 +445,7 @@ class ExportJobs:
         finished = record.finished_at or record.created_at
         if dt.datetime.now(dt.UTC) - finished > dt.timedelta(days=self.policy.retention_days):
             return True
-        return not self.storage.export_exists(record.outcome.s3_key)
+        return not self.storage.files.exists(record.outcome.s3_key)
 
     def history(self, report: str | None, limit: int) -> list[dict[str, Any]]:
         """Recent exports, newest first, optionally of one report: one page of the index, not all."""

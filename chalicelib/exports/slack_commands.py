@@ -170,7 +170,7 @@ class SlackApp:
         # Read in parallel: the picker and help must answer inside Slack's 3 seconds, and one S3
         # read per template in a row would not, with dozens of reports.
         with ThreadPoolExecutor(max_workers=8) as pool:
-            loaded = list(pool.map(self._template_or_none, self.jobs.storage.list_template_names()))
+            loaded = list(pool.map(self._template_or_none, self.jobs.storage.templates.names()))
         return [template for template in loaded if template is not None]
 
     def _template_or_none(self, name: str) -> ReportTemplate | None:

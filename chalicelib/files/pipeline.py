@@ -339,7 +339,7 @@ class ExportPipeline:
             path = os.path.join(work_dir, f"export.{fmt.extension}")
             written = self.write_file(template, values, path, fmt=fmt, guard=guard, progress=progress, export_id=export_id)
             upload_started = time.monotonic()
-            stored = self.storage.upload_export(path, key, file_name=file_name, content_type=fmt.content_type)
+            stored = self.storage.files.upload(path, key, file_name=file_name, content_type=fmt.content_type)
             upload_seconds = time.monotonic() - upload_started
         log_event("uploaded", "file uploaded", size_bytes=stored.size_bytes, upload_seconds=round(upload_seconds, 3))
         return ExportResult(

@@ -27,10 +27,10 @@ class S3TemplateSource:
         self.storage = storage
 
     def names(self) -> list[str]:
-        return self.storage.list_template_names()
+        return self.storage.templates.names()
 
     def read(self, name: str) -> str:
-        return self.storage.read_template(name).source
+        return self.storage.templates.read(name).source
 
     def location(self, name: str) -> str:
         return f"s3://{self.storage.bucket}/{self.storage.templates_prefix}{name}.sql"

@@ -71,7 +71,7 @@ def export(
     finally:
         display.finish()
     if status["status"] == "succeeded" and out:
-        jobs.storage.download_export(str(status["s3_key"]), out)
+        jobs.storage.files.download(str(status["s3_key"]), out)
     _print_status(jobs.public_status(queued["export_id"]), status, out, jobs.storage.bucket)
     if status["status"] != "succeeded":
         raise click.exceptions.Exit(1)

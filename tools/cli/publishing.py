@@ -91,10 +91,10 @@ def _publish_one(
     text = source.read(name)
     digest = sha256(text)
     try:
-        remote_digest = sha256(storage.read_template(name).source)
+        remote_digest = sha256(storage.templates.read(name).source)
     except NotFoundError:
         remote_digest = ""
     state = "new" if not remote_digest else "unchanged" if remote_digest == digest else "changed"
     if state != "unchanged" and not dry_run:
-        storage.put_template(name, text)
+        storage.templates.put(name, text)
     return Outcome(name, state, digest, remote_digest)
