@@ -59,6 +59,25 @@ def wait_for_export(api_url: str, export_id: str, timeout: float = 60.0) -> dict
     raise AssertionError(f"export {export_id} did not finish: {status}")
 
 
+def wait_until_running(api_url: str, export_id: str, timeout: float = 20.0) -> None:
+    """Until the export's worker has started (its status says ``running``)."""
+    deadline = time.monotonic() + timeout
+    while stack.http_json("GET", f"{api_url}/exports/{export_id}")[1]["status"] != "running":
+        assert time.monotonic() < deadline, f"export {export_id} did not start within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+class HeldDispatcher:
+    """A dispatcher that starts nothing (the Dispatcher protocol of chalicelib/exports/service.py),
+    so the test decides when, and how often, the worker runs."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[str] = []
+
+    def dispatch(self, export_id: str) -> None:
+        self.dispatched.append(export_id)
+
+
 def database_rows(config: stack.StackConfig, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with stack.admin_connection(config) as connection, connection.cursor() as cursor:
         cursor.execute(sql, args)

@@ -26,19 +26,9 @@ from chalicelib.settings import Settings
 from chalicelib.templating.sources import FolderTemplateSource
 from devstack import stack
 from tests.e2e.test_jobs_and_faults import publish_probe
-from tests.helpers import download, local_chalice_client, local_stage_variables, sheet_rows, slack_messages_for
+from tests.helpers import HeldDispatcher, download, local_chalice_client, local_stage_variables, sheet_rows, slack_messages_for
 
 pytestmark = pytest.mark.stack
-
-
-class HeldDispatcher:
-    """Starts nothing: the test decides when the worker runs (or that it never does)."""
-
-    def __init__(self) -> None:
-        self.dispatched: list[str] = []
-
-    def dispatch(self, export_id: str) -> None:
-        self.dispatched.append(export_id)
 
 
 @pytest.fixture

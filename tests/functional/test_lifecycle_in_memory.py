@@ -34,20 +34,11 @@ from chalicelib.files.workbook import SheetSummary
 from chalicelib.records import InMemoryRecordStore, S3RecordStore
 from chalicelib.settings import Settings
 from chalicelib.templating.sources import FolderTemplateSource
+from tests.helpers import HeldDispatcher
 from tools.stage_config import local_stage_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = {"report": "orders_by_day", "params": {"day": "2026-11-30"}}
-
-
-class HeldDispatcher:
-    """Starts nothing: the test runs the worker when it wants (Lambda's async invoke, held)."""
-
-    def __init__(self) -> None:
-        self.dispatched: list[str] = []
-
-    def dispatch(self, export_id: str) -> None:
-        self.dispatched.append(export_id)
 
 
 class RecordedSlack:
