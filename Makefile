@@ -9,7 +9,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 PACKAGE_DIR := out/$(STAGE)/package
 
-.PHONY: ensure-node demo test up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy rehearse
+.PHONY: ensure-node demo test test-fast up down status seed publish lint typecheck unit e2e bench clean check-reports config package infra-check deploy deploy-plan destroy rehearse
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -51,10 +51,17 @@ ensure-node:
 test: $(STAMP) ensure-node
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/excel-export reports check
 	$(VENV)/bin/excel-export schedules check
 	$(MAKE) --no-print-directory infra-check STAGE=prod
 	$(PY) -m pytest
+
+# Every test that needs no stack (no MariaDB, moto_server, Slack receiver or chalice local) and no
+# packaged template: the unit tier, the CLI tier and the in-process lifecycle tests. Seconds, not minutes.
+test-fast: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -m "not stack and not package" -q
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response, SQSEvent
 
-from chalicelib.api_urls import api_base_url
 from chalicelib.errors import ExportServiceError, MethodNotAllowedError
-from chalicelib.guards import remaining_time_of
-from chalicelib.jobs import ExportJobs, history_query
+from chalicelib.exports.requests import parse_json_body
+from chalicelib.exports.service import ExportJobs, history_query
+from chalicelib.exports.urls import api_base_url
+from chalicelib.files.guards import remaining_time_of
 from chalicelib.observability import configure_logging
-from chalicelib.request_limits import parse_json_body
 from chalicelib.runtime import export_jobs, slack_app
-from chalicelib.templates import validate_report_name
+from chalicelib.templating.template import validate_report_name
 
 if TYPE_CHECKING:
-    from chalicelib.slack_app import SlackAnswer
+    from chalicelib.exports.slack_commands import SlackAnswer
 
 app = Chalice(app_name="excel-export")
 configure_logging(app.log)
@@ -106,7 +106,7 @@ def export_status(export_id: str) -> dict[str, Any]:
 
 
 # Slack's two request URLs (infra/slack/app-manifest.yaml): no API key, Slack's signature instead,
-# checked before anything else (chalicelib/slack_app.py). The Slack modules load on first use.
+# checked before anything else (chalicelib/exports/slack_commands.py). The Slack modules load on first use.
 @app.route("/slack/commands", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 @answers_errors
 def slack_command() -> Response:

@@ -41,8 +41,8 @@ LABELS = {
 }
 # What the worker imports to run an export, cold, per writer (app.py is what Lambda loads first).
 WORKER_IMPORTS = {
-    "fast writer": "app, chalicelib.export, chalicelib.database, chalicelib.fastbook, rustpy_xlsxwriter",
-    "reference writer": "app, chalicelib.export, chalicelib.database, chalicelib.workbook, xlsxwriter",
+    "fast writer": "app, chalicelib.files.pipeline, chalicelib.database, chalicelib.files.fastbook, rustpy_xlsxwriter",
+    "reference writer": "app, chalicelib.files.pipeline, chalicelib.database, chalicelib.files.workbook, xlsxwriter",
 }
 POLL_SECONDS = 0.01
 

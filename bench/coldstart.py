@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import stack
+from tools.stage_config import local_stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "bench" / "coldstart_probe.py"
@@ -237,8 +238,7 @@ def signing_key_pem(directory: Path) -> str:
 
 def probe_environment(config: stack.StackConfig, lambda_port: int) -> dict[str, str]:
     """The API handler's environment in prod (.chalice/config.json), pointed at the local stack."""
-    chalice_config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    variables = {**chalice_config["environment_variables"], **chalice_config["stages"]["local"]["environment_variables"]}
+    variables = local_stage_environment()
     tmp = config.directory / "tmp"
     tmp.mkdir(exist_ok=True)
     variables.update(

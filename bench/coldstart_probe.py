@@ -100,7 +100,7 @@ def run_setup() -> dict[str, Any]:
     s3 = timed(steps, "S3 client", lambda: aws.client("s3").meta and aws.client("s3"))
     timed(steps, "Secrets Manager client", lambda: aws.client("secretsmanager").meta)
     timed(steps, "Lambda client", lambda: aws.client("lambda").meta)
-    timed(steps, "first S3 call (template listing)", jobs.storage.list_template_names)
+    timed(steps, "first S3 call (template listing)", jobs.storage.templates.names)
     timed(steps, "second S3 call (one template)", lambda: s3.get_object(Bucket=settings.bucket, Key=f"{settings.templates_prefix}orders_range.sql"))
     secret = settings.cloudfront_key_secret_name or settings.slack_secret_name
     timed(steps, "first Secrets Manager call", lambda: aws.client("secretsmanager").get_secret_value(SecretId=secret))

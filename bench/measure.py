@@ -18,11 +18,11 @@ import pymysql.cursors
 
 from bench.seed import TABLE
 from chalicelib.database import open_query
-from chalicelib.export import QueryLimits, stream_query_to_file
-from chalicelib.formats import CSV_GZ, XLSX, ExportFormat
-from chalicelib.guards import ExportGuard, GuardLimits
+from chalicelib.files.formats import CSV_GZ, XLSX, ExportFormat
+from chalicelib.files.guards import ExportGuard, GuardLimits
+from chalicelib.files.pipeline import QueryLimits, stream_query_to_file
 from chalicelib.secrets import DatabaseCredentials
-from chalicelib.templates import RenderedQuery
+from chalicelib.templating.template import RenderedQuery
 from devstack import stack
 
 QUERY = f"SELECT * FROM {TABLE} WHERE id <= %s ORDER BY id"

@@ -1,5 +1,5 @@
 'use strict';
-// CloudWatch Synthetics canary (browserless Node.js runtime, RUNTIME_VERSION in chalicelib/canaries.py):
+// CloudWatch Synthetics canary (browserless Node.js runtime, RUNTIME_VERSION in tools/canaries.py):
 // fires one schedule's export.
 //
 // Configuration (canary environment variables, written by `schedules render`):
@@ -12,7 +12,7 @@
 // Relative dates in params are resolved on the *scheduled* local date in the schedule's zone
 // (a 09:00 Seoul run fires at 00:00 UTC and must ask for Seoul's yesterday). The idempotency key
 // <schedule>-<scheduled date> makes a Synthetics retry replay the first answer instead of
-// starting a second export. chalicelib/schedules.py builds the same request; a test compares them.
+// starting a second export. tools/schedules.py builds the same request; a test compares them.
 
 const EARLY_START_MINUTES = 2; // a run may start a little before its minute
 const MAX_BODY_BYTES = 64 * 1024;
@@ -34,7 +34,7 @@ function monthStart(isoDate) {
   return `${isoDate.slice(0, 7)}-01`;
 }
 
-// The grammar of chalicelib/params.py resolve_relative_date; null when not a relative date.
+// The grammar of chalicelib/templating/parameters.py resolve_relative_date; null when not a relative date.
 function resolveRelativeDate(value, today) {
   const word = String(value).trim().toLowerCase();
   const lastMonthEnd = addDays(monthStart(today), -1);

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.converters
@@ -22,7 +22,9 @@ from pymysql.constants import CLIENT, FIELD_TYPE
 
 from chalicelib.errors import DatabaseError, DatabaseUnavailableError, QueryError
 from chalicelib.secrets import DatabaseCredentials
-from chalicelib.templates import RenderedQuery
+
+if TYPE_CHECKING:  # the type only: the edge runs a rendered query, it does not render one
+    from chalicelib.templating.template import RenderedQuery
 
 # Errors where the server or the network is the problem, not the query.
 _UNAVAILABLE_CODES = {1040, 1053, 2002, 2003, 2005, 2006, 2013, 2055}
@@ -44,7 +46,7 @@ _STRING_TYPES = {
 }
 
 
-# Decoders off: rows arrive as the server's text (bytes for binary columns) and chalicelib.cells
+# Decoders off: rows arrive as the server's text (bytes for binary columns) and chalicelib.files.cells
 # converts each column once for the file it fills; pymysql's own decoders, then our conversion of
 # their objects, cost ~11 of the cursor's ~26 µs per row (FACTS.md). Encoders stay for bound values.
 _ENCODERS_ONLY: dict[Any, Any] = {key: value for key, value in pymysql.converters.conversions.items() if not isinstance(key, int)}
@@ -62,12 +64,10 @@ class Column:
 @dataclass
 class QueryResult:
     columns: list[Column]
-    rows: Iterator[tuple[Any, ...]]  # the server's text per value (None for NULL): see chalicelib.cells
+    rows: Iterator[tuple[Any, ...]]  # the server's text per value (None for NULL): see chalicelib.files.cells
 
     def decoded(self) -> Iterator[tuple[Any, ...]]:
         """The rows as pymysql's stock cursor returns them (int, Decimal, datetime...)."""
-        from chalicelib.cells import decoded_rows
-
         return decoded_rows(self.columns, self.rows)
 
 
@@ -264,3 +264,19 @@ def _explain(connection: pymysql.connections.Connection[Any], query: RenderedQue
         detail = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
         return f"MySQL error {code}: {detail}"
     return None
+
+
+def decoder_for(column: Column) -> Callable[[Any], Any] | None:
+    """pymysql's stock decoder for the column (None: the value as it came), looked up on use."""
+    from pymysql.converters import decoders, through
+
+    decoder: Callable[[Any], Any] | None = decoders.get(column.type_code)
+    return None if decoder is None or decoder is through else decoder
+
+
+def decoded_rows(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    """Rows of server text as the Python objects pymysql's stock cursor returns."""
+    from chalicelib.files.cells import row_converter  # the one generated-converter rule
+
+    convert = row_converter([decoder_for(column) for column in columns])
+    return map(convert, rows)

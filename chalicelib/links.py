@@ -114,4 +114,4 @@ class LinkMaker:
             expires_at = now + dt.timedelta(seconds=self._expiry_seconds)
             return DownloadLink(url=self._cloudfront.signed_url(key, expires_at), expires_at=expires_at)
         expires_at = now + dt.timedelta(seconds=self._presigned_seconds)
-        return DownloadLink(url=self._storage.presigned_url(key, self._presigned_seconds), expires_at=expires_at)
+        return DownloadLink(url=self._storage.files.presigned_url(key, self._presigned_seconds), expires_at=expires_at)

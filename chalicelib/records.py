@@ -14,12 +14,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from chalicelib.storage import NOT_FOUND_CODES, s3_call
 
-from chalicelib.errors import StorageError
-
-_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
-_LOST_RACE_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+_LOST_RACE_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
 @dataclass(frozen=True)
@@ -48,10 +45,6 @@ class RecordStore(Protocol):
         ...
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def json_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
@@ -63,16 +56,11 @@ class S3RecordStore:
         self._prefix = prefix
 
     def read(self, name: str) -> Versioned | None:
-        try:
+        def get() -> Versioned | None:
             response = self._s3.get_object(Bucket=self._bucket, Key=self._prefix + name)
-            body = json.loads(response["Body"].read())
-        except ClientError as exc:
-            if _code(exc) in _NOT_FOUND_CODES:
-                return None
-            raise StorageError(f"could not read {self._kind(name)} ({_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not read {self._kind(name)} ({type(exc).__name__})") from None
-        return Versioned(body=body, version=str(response.get("ETag", "")))
+            return Versioned(body=json.loads(response["Body"].read()), version=str(response.get("ETag", "")))
+
+        return s3_call(f"could not read {self._kind(name)}", get, expected=NOT_FOUND_CODES, instead=lambda: None)
 
     def create(self, name: str, body: dict[str, Any]) -> str | None:
         return self._put(name, body, IfNoneMatch="*")
@@ -87,22 +75,19 @@ class S3RecordStore:
 
     def delete(self, name: str, version: str | None = None) -> bool:
         conditions = {"IfMatch": version} if version else {}
-        try:
+
+        def delete() -> bool:
             self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name, **conditions)
-        except ClientError as exc:
-            if _code(exc) in _NOT_FOUND_CODES | _LOST_RACE_CODES:
-                return False
-            raise StorageError(f"could not delete {self._kind(name)} ({_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not delete {self._kind(name)} ({type(exc).__name__})") from None
-        return True
+            return True
+
+        return s3_call(f"could not delete {self._kind(name)}", delete, expected=NOT_FOUND_CODES | _LOST_RACE_CODES, instead=lambda: False)
 
     def names(self, prefix: str, limit: int | None = None) -> list[str]:
         # ListObjectsV2 returns keys in ascending order, so with MaxKeys the newest-first history
         # index (inverted timestamps) is read one page of ``limit`` keys at a time, never whole.
-        found: list[str] = []
-        token: str | None = None
-        try:
+        def listing() -> list[str]:
+            found: list[str] = []
+            token: str | None = None
             while limit is None or len(found) < limit:
                 arguments: dict[str, Any] = {"Bucket": self._bucket, "Prefix": self._prefix + prefix}
                 if limit is not None:
@@ -114,13 +99,12 @@ class S3RecordStore:
                 token = page.get("NextContinuationToken")
                 if not page.get("IsTruncated") or not token:
                     break
-        except (ClientError, BotoCoreError) as exc:
-            detail = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-            raise StorageError(f"could not list {self._prefix + prefix!r} ({detail})") from None
-        return found
+            return found
+
+        return s3_call(f"could not list {self._prefix + prefix!r}", listing)
 
     def _put(self, name: str, body: dict[str, Any], **condition: str) -> str | None:
-        try:
+        def put() -> str | None:
             response = self._s3.put_object(
                 Bucket=self._bucket,
                 Key=self._prefix + name,
@@ -129,13 +113,11 @@ class S3RecordStore:
                 ServerSideEncryption="AES256",
                 **condition,
             )
-        except ClientError as exc:
-            if condition and _code(exc) in _LOST_RACE_CODES | _NOT_FOUND_CODES:
-                return None
-            raise StorageError(f"could not write {self._kind(name)} ({_code(exc)})") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"could not write {self._kind(name)} ({type(exc).__name__})") from None
-        return str(response.get("ETag", ""))
+            return str(response.get("ETag", ""))
+
+        # Only a conditional write can lose a race (or find its record deleted under it).
+        lost = _LOST_RACE_CODES | NOT_FOUND_CODES if condition else frozenset[str]()
+        return s3_call(f"could not write {self._kind(name)}", put, expected=lost, instead=lambda: None)
 
     def _kind(self, name: str) -> str:
         """What a record is, for an error message: its folder, never its full key."""

@@ -12,21 +12,21 @@ from typing import TYPE_CHECKING
 
 from chalicelib import aws
 from chalicelib.errors import NotFoundError
-from chalicelib.export import ExportPipeline
-from chalicelib.jobs import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, ThreadDispatcher
-from chalicelib.ledger import ExportLedger
-from chalicelib.lifecycle import StaleWindows
+from chalicelib.exports.ledger import ExportLedger
+from chalicelib.exports.lifecycle import StaleWindows
+from chalicelib.exports.service import Dispatcher, ExportJobs, JobPolicy, LambdaDispatcher, ThreadDispatcher
+from chalicelib.exports.worker import ExportWorker, SlackNotifier
+from chalicelib.files.pipeline import ExportPipeline
 from chalicelib.links import CloudFrontLinkSigner, LinkMaker
 from chalicelib.records import S3RecordStore
 from chalicelib.retry import RetryPolicy
 from chalicelib.secrets import SecretStore, SlackAppCredentials
 from chalicelib.settings import Settings, get_settings
-from chalicelib.sources import TemplateSource
 from chalicelib.storage import ExportStorage
-from chalicelib.worker import ExportWorker, SlackNotifier
+from chalicelib.templating.sources import TemplateSource
 
 if TYPE_CHECKING:
-    from chalicelib.slack_app import SlackApp
+    from chalicelib.exports.slack_commands import SlackApp
 
 
 def build_storage(settings: Settings) -> ExportStorage:
@@ -91,7 +91,7 @@ def build_jobs(settings: Settings, *, templates: TemplateSource | None = None, l
 
 def build_slack_app(settings: Settings, jobs: ExportJobs, secrets: SecretStore) -> SlackApp:
     """The /export app over the same jobs; its modules load only where the Slack app is configured."""
-    from chalicelib.slack_app import SlackApp  # on use: keeps `import app` as light as before
+    from chalicelib.exports.slack_commands import SlackApp  # on use: keeps `import app` as light as before
     from chalicelib.slack_web import SlackWebApi
 
     def credentials() -> SlackAppCredentials:

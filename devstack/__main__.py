@@ -1,89 +1,144 @@
-"""Command line for the local stack: python -m devstack up|down|status|seed|demo|slack-command|slack-click|slack-calls."""
+"""Command line for the local stack (click, as the CLI): python -m devstack up|down|status|seed|publish|demo|slack-...|slack-timing."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
 
 from devstack import stack
+from tools.command_line import exit_status
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack", description="Run the local export stack.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start MariaDB, the S3/Secrets endpoint, the Slack receiver and the API")
-    commands.add_parser("down", help="stop every process of the stack")
-    commands.add_parser("status", help="show which processes run")
-    seed_parser = commands.add_parser("seed", help="(re)create and fill the demo database")
-    seed_parser.add_argument("--orders", type=int, default=100_000)
-    seed_parser.add_argument("--force", action="store_true")
-    commands.add_parser("publish", help="upload the report templates to the local S3 bucket")
-    demo_parser = commands.add_parser("demo", help="start everything and run one export end to end")
-    demo_parser.add_argument("--orders", type=int, default=100_000)
-    demo_parser.add_argument("--report", default="orders_range")
-    slack_parser = commands.add_parser("slack-command", help="sign and send '/export TEXT' to the local API, as Slack would")
-    slack_parser.add_argument("text", nargs="?", default="", help='what follows /export, e.g. "orders_by_day day=2026-11-30"')
-    click_parser = commands.add_parser("slack-click", help="sign and send a button click (run_again, change_parameters) of a DM")
-    click_parser.add_argument("action", choices=("run_again", "change_parameters"))
-    click_parser.add_argument("export_id")
-    for sub_parser in (slack_parser, click_parser):
-        sub_parser.add_argument("--user", default="U0LOCAL01", help="the Slack user id asking")
-        sub_parser.add_argument("--name", default="local.operator")
-        sub_parser.add_argument("--channel", default="C0LOCAL01")
-        sub_parser.add_argument("--team", default=stack.SLACK_TEAM_ID, help="the workspace id (another one is refused)")
-    commands.add_parser("slack-calls", help="print the Slack Web API calls the local stand-in received (views, DMs, notes)")
-    timing_parser = commands.add_parser("slack-timing", help="measure the Slack endpoints' answer times, warm and from a cold process")
-    timing_parser.add_argument("--rounds", type=int, default=5)
-    arguments = parser.parse_args(argv)
-    config = stack.StackConfig.from_environment()
-    if arguments.command.startswith("slack-"):
-        return _slack(config, arguments)
+def _run(command: Callable[[stack.StackConfig], int | None]) -> int:
     try:
-        if arguments.command == "up":
-            stack.up(config)
-        elif arguments.command == "down":
-            stack.down(config)
-        elif arguments.command == "status":
-            for name, pid in stack.status(config).items():
-                print(f"{name:8} {'running, pid ' + str(pid) if pid else 'stopped'}")
-        elif arguments.command == "seed":
-            from devstack.seed import seed
-
-            seed(config, arguments.orders, force=arguments.force)
-        elif arguments.command == "publish":
-            if stack.publish_templates(config):
-                return 1  # a template was refused: the same exit status as `excel-export reports publish`
-        elif arguments.command == "demo":
-            from devstack.demo import run_demo
-
-            return run_demo(config, orders=arguments.orders, report=arguments.report)
+        return command(stack.StackConfig.from_environment()) or 0
     except stack.StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
-def _slack(config: stack.StackConfig, arguments: argparse.Namespace) -> int:
+@click.group(help="Run the local export stack.")
+def cli() -> None:
+    pass
+
+
+@cli.command(help="start MariaDB, the S3/Secrets endpoint, the Slack receiver and the API")
+@click.pass_context
+def up(ctx: click.Context) -> None:
+    ctx.exit(_run(stack.up))
+
+
+@cli.command(help="stop every process of the stack")
+@click.pass_context
+def down(ctx: click.Context) -> None:
+    ctx.exit(_run(stack.down))
+
+
+@cli.command(help="show which processes run")
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    def show(config: stack.StackConfig) -> None:
+        for name, pid in stack.status(config).items():
+            print(f"{name:8} {'running, pid ' + str(pid) if pid else 'stopped'}")
+
+    ctx.exit(_run(show))
+
+
+@cli.command(help="(re)create and fill the demo database")
+@click.option("--orders", type=int, default=100_000, show_default=True)
+@click.option("--force", is_flag=True)
+@click.pass_context
+def seed(ctx: click.Context, orders: int, force: bool) -> None:
+    from devstack.seed import seed as seed_database
+
+    def fill(config: stack.StackConfig) -> None:
+        seed_database(config, orders, force=force)  # its "seeded or already there" is not an error
+
+    ctx.exit(_run(fill))
+
+
+@cli.command(help="upload the report templates to the local S3 bucket")
+@click.pass_context
+def publish(ctx: click.Context) -> None:
+    # A refused template: the same exit status as `excel-export reports publish`.
+    ctx.exit(_run(lambda config: 1 if stack.publish_templates(config) else 0))
+
+
+@cli.command(help="start everything and run one export end to end")
+@click.option("--orders", type=int, default=100_000, show_default=True)
+@click.option("--report", default="orders_range", show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, orders: int, report: str) -> None:
+    from devstack.demo import run_demo
+
+    ctx.exit(_run(lambda config: run_demo(config, orders=orders, report=report)))
+
+
+def _slack_user(function: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(
+        (
+            click.option("--user", default="U0LOCAL01", show_default=True, help="the Slack user id asking"),
+            click.option("--name", default="local.operator", show_default=True),
+            click.option("--channel", default="C0LOCAL01", show_default=True),
+            click.option("--team", default=stack.SLACK_TEAM_ID, show_default=True, help="the workspace id (another one is refused)"),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+@cli.command("slack-command", help="sign and send '/export TEXT' to the local API, as Slack would")
+@click.argument("text", default="")
+@_slack_user
+@click.pass_context
+def slack_command(ctx: click.Context, text: str, user: str, name: str, channel: str, team: str) -> None:
     from devstack import slack_client
 
-    if arguments.command == "slack-calls":
-        print(json.dumps(slack_client.web_api_calls(config), indent=2, ensure_ascii=False))
-        return 0
-    if arguments.command == "slack-timing":
-        from devstack.slack_timing import measure
+    person = slack_client.FakeSlackUser(user, name, team, channel)
+    ctx.exit(_slack_answer(lambda config: slack_client.send_command(config, text, person)))
 
-        print(json.dumps(measure(config, arguments.rounds), indent=2))
-        return 0
-    user = slack_client.FakeSlackUser(arguments.user, arguments.name, arguments.team, arguments.channel)
-    if arguments.command == "slack-command":
-        status, answer, seconds = slack_client.send_command(config, arguments.text, user)
-    else:
-        status, answer, seconds = slack_client.send_interaction(config, slack_client.button_click(arguments.action, arguments.export_id, user))
+
+@cli.command("slack-click", help="sign and send a button click (run_again, change_parameters) of a DM")
+@click.argument("action", type=click.Choice(["run_again", "change_parameters"]))
+@click.argument("export_id")
+@_slack_user
+@click.pass_context
+def slack_click(ctx: click.Context, action: str, export_id: str, user: str, name: str, channel: str, team: str) -> None:
+    from devstack import slack_client
+
+    person = slack_client.FakeSlackUser(user, name, team, channel)
+    ctx.exit(_slack_answer(lambda config: slack_client.send_interaction(config, slack_client.button_click(action, export_id, person))))
+
+
+def _slack_answer(send: Callable[[stack.StackConfig], tuple[int, Any, float]]) -> int:
+    status, answer, seconds = send(stack.StackConfig.from_environment())
     print(f"HTTP {status} in {seconds * 1000:.0f} ms")
     print(json.dumps(answer, indent=2, ensure_ascii=False) if answer not in (None, "") else "(empty: acknowledged)")
     print("the DM and any modal land in the stand-in: python -m devstack slack-calls", file=sys.stderr)
     return 0 if status == 200 else 1
+
+
+@cli.command("slack-calls", help="print the Slack Web API calls the local stand-in received (views, DMs, notes)")
+def slack_calls() -> None:
+    from devstack import slack_client
+
+    print(json.dumps(slack_client.web_api_calls(stack.StackConfig.from_environment()), indent=2, ensure_ascii=False))
+
+
+@cli.command("slack-timing", help="measure the Slack endpoints' answer times, warm and from a cold process")
+@click.option("--rounds", type=int, default=5, show_default=True)
+def slack_timing(rounds: int) -> None:
+    from devstack.slack_timing import measure
+
+    print(json.dumps(measure(stack.StackConfig.from_environment(), rounds), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return exit_status(cli, argv, "python -m devstack")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ def slack_messages(config: stack.StackConfig) -> list[Any]:
 
 def database_order_ids(config: stack.StackConfig, report: str, params: dict[str, Any]) -> list[int]:
     """The first column of the report's query, run directly against the database."""
-    from chalicelib.params import resolve_parameters
-    from chalicelib.templates import parse_template
+    from chalicelib.templating.parameters import resolve_parameters
+    from chalicelib.templating.template import parse_template
 
     template = parse_template(report, (stack.ROOT / "reports" / f"{report}.sql").read_text())
     values = resolve_parameters(template.params, params, today=time_today())

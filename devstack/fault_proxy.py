@@ -8,13 +8,14 @@ requests whose object key starts with the prefix; {"fail_prefix": null} turns th
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import click
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -112,9 +113,12 @@ def serve(port: int, upstream_port: int) -> None:
     server.serve_forever()
 
 
+@click.command(help=__doc__)
+@click.option("--port", type=int, required=True)
+@click.option("--upstream-port", type=int, required=True)
+def cli(port: int, upstream_port: int) -> None:
+    serve(port, upstream_port)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--upstream-port", type=int, required=True)
-    arguments = parser.parse_args()
-    serve(arguments.port, arguments.upstream_port)
+    cli(prog_name="python -m devstack.fault_proxy")

@@ -7,11 +7,12 @@ once first, as it is inside a Lambda package.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 _PROBE = "import time; started = time.perf_counter(); import {module}; print(time.perf_counter() - started)"
@@ -22,17 +23,15 @@ def import_seconds(module: str) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.import_time", description=__doc__)
-    parser.add_argument("module", nargs="?", default="app")
-    parser.add_argument("--runs", type=int, default=15)
-    arguments = parser.parse_args(argv)
-    import_seconds(arguments.module)  # compile byte code once
-    times = sorted(import_seconds(arguments.module) * 1000 for _ in range(arguments.runs))
+@click.command(help=__doc__)
+@click.argument("module", default="app")
+@click.option("--runs", type=int, default=15, show_default=True)
+def cli(module: str, runs: int) -> None:
+    import_seconds(module)  # compile byte code once
+    times = sorted(import_seconds(module) * 1000 for _ in range(runs))
     median = statistics.median(times)
-    print(f"import {arguments.module}: fastest {times[0]:.0f} ms, median {median:.0f} ms, slowest {times[-1]:.0f} ms ({arguments.runs} runs)")
-    return 0
+    print(f"import {module}: fastest {times[0]:.0f} ms, median {median:.0f} ms, slowest {times[-1]:.0f} ms ({runs} runs)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli(prog_name="python -m devstack.import_time")

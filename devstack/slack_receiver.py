@@ -11,11 +11,12 @@ chat.postMessage and chat.postEphemeral; GET /api/calls lists the calls, POST /a
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import click
 
 from devstack.slack_web_api import WebApiStandIn
 
@@ -125,10 +126,13 @@ def serve(host: str, port: int, bot_token: str) -> None:
     server.serve_forever()
 
 
+@click.command(help=__doc__)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9000, show_default=True)
+@click.option("--bot-token", default="xoxb-local-fake-bot-token", show_default=True, help="the one bot token the Web API accepts")
+def cli(host: str, port: int, bot_token: str) -> None:
+    serve(host, port, bot_token)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--bot-token", default="xoxb-local-fake-bot-token", help="the one bot token the Web API accepts")
-    arguments = parser.parse_args()
-    serve(arguments.host, arguments.port, arguments.bot_token)
+    cli(prog_name="python -m devstack.slack_receiver")

@@ -22,6 +22,7 @@ from typing import Any
 
 from devstack import stack
 from devstack.slack_client import FakeSlackUser, button_click, command_body, send_command, send_interaction, sign
+from tools.stage_config import local_stage_environment
 
 _COLD_PROBE = r"""
 import json, sys, time
@@ -76,8 +77,7 @@ def cold_round(config: stack.StackConfig, user: FakeSlackUser) -> dict[str, Any]
 
 
 def _local_stage(config: stack.StackConfig) -> dict[str, str]:
-    chalice = json.loads((stack.ROOT / ".chalice" / "config.json").read_text())
-    environment = {**chalice["environment_variables"], **chalice["stages"]["local"]["environment_variables"]}
+    environment = local_stage_environment()
     # The in-process client runs the worker in a thread; the probe exits after the answer.
     return {**environment, "EXPORT_TMP_DIR": str(config.directory / "tmp")}
 

@@ -366,9 +366,9 @@ def publish_templates(config: StackConfig, folder: Path = ROOT / "reports") -> l
 
     Returns the names refused (their problems are printed); the others are uploaded.
     """
-    from chalicelib.cli.publishing import publish_templates as publish
-    from chalicelib.sources import FolderTemplateSource
     from chalicelib.storage import ExportStorage
+    from chalicelib.templating.sources import FolderTemplateSource
+    from tools.cli.publishing import publish_templates as publish
 
     source = FolderTemplateSource(folder, shown_as=str(folder.relative_to(ROOT)) if folder.is_relative_to(ROOT) else str(folder))
     storage = ExportStorage(aws_client(config, "s3"), BUCKET, templates_prefix="templates/", exports_prefix="exports/", status_prefix="status/")

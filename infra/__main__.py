@@ -1,16 +1,19 @@
-"""Command line for the deployment: python -m infra config|build|region|size|deploy|destroy."""
+"""Command line for the deployment (click, like the CLI): python -m infra config|build|region|size|deploy|destroy."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+
+import click
 
 from infra import deploy, iam
 from infra.stages import CHALICE_CONFIG, DEPLOYED_STAGES, ROOT, StageError, apply_to_chalice_config, dump_json, load_stage, read_chalice_config
 from infra.template import build_merge_template
+from tools.command_line import exit_status
 
 OUT = ROOT / "out"
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -82,33 +85,70 @@ def command_deploy(stage: str, destroy: bool, dry_run: bool) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra", description="Build and deploy the stacks of the export service.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    config = commands.add_parser("config", help="write .chalice/config.json and the stage policies from infra/stages/")
-    config.add_argument("--check", action="store_true", help="only report stale files")
-    for name, text in (("build", "write out/<stage>/infra.json, the template merged by chalice package"), ("region", "print the stage's region")):
-        commands.add_parser(name, help=text).add_argument("--stage", required=True)
-    commands.add_parser("size", help="print a deployment zip's unzipped size").add_argument("zip", type=Path)
-    for name in ("deploy", "destroy"):
-        sub = commands.add_parser(name, help=f"{name} the stage's stacks with the AWS CLI")
-        sub.add_argument("--stage", required=True)
-        sub.add_argument("--dry-run", action="store_true", help="print the AWS CLI commands instead of running them")
-    arguments = parser.parse_args(argv)
+def run_command(command: Callable[[], int]) -> int:
     try:
-        if arguments.command == "config":
-            return command_config(arguments.check)
-        if arguments.command == "build":
-            return command_build(arguments.stage)
-        if arguments.command == "region":
-            print(load_stage(arguments.stage).region)
-            return 0
-        if arguments.command == "size":
-            return command_size(arguments.zip.resolve())
-        return command_deploy(arguments.stage, arguments.command == "destroy", arguments.dry_run)
+        return command()
     except (StageError, KeyError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+STAGE = click.option("--stage", required=True, help="a stage of infra/stages/ (dev, prod)")
+DRY_RUN = click.option("--dry-run", is_flag=True, help="print the AWS CLI commands instead of running them")
+
+
+@click.group(help="Build and deploy the stacks of the export service.")
+def cli() -> None:
+    pass
+
+
+@cli.command("config", help="write .chalice/config.json and the stage policies from infra/stages/")
+@click.option("--check", is_flag=True, help="only report stale files")
+@click.pass_context
+def config_command(ctx: click.Context, check: bool) -> None:
+    ctx.exit(run_command(lambda: command_config(check)))
+
+
+@cli.command("build", help="write out/<stage>/infra.json, the template merged by chalice package")
+@STAGE
+@click.pass_context
+def build_command(ctx: click.Context, stage: str) -> None:
+    ctx.exit(run_command(lambda: command_build(stage)))
+
+
+@cli.command("region", help="print the stage's region")
+@STAGE
+@click.pass_context
+def region_command(ctx: click.Context, stage: str) -> None:
+    def show() -> int:
+        print(load_stage(stage).region)
+        return 0
+
+    ctx.exit(run_command(show))
+
+
+@cli.command("size", help="print a deployment zip's unzipped size")
+@click.argument("zip_path", metavar="ZIP", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def size_command(ctx: click.Context, zip_path: Path) -> None:
+    ctx.exit(run_command(lambda: command_size(zip_path.resolve())))
+
+
+def _stack_command(name: str, destroy: bool) -> None:
+    @cli.command(name, help=f"{name} the stage's stacks with the AWS CLI")
+    @STAGE
+    @DRY_RUN
+    @click.pass_context
+    def command(ctx: click.Context, stage: str, dry_run: bool) -> None:
+        ctx.exit(run_command(lambda: command_deploy(stage, destroy, dry_run)))
+
+
+_stack_command("deploy", destroy=False)
+_stack_command("destroy", destroy=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return exit_status(cli, argv, "python -m infra")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ ignores them and compiles as before.
 
 from __future__ import annotations
 
-import argparse
 import compileall
 import py_compile
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+import click
 
 
 def add_bytecode(zip_path: Path) -> int:
@@ -51,20 +52,17 @@ def add_bytecode(zip_path: Path) -> int:
     return len(compiled)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.bytecode", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("zip", type=Path)
-    arguments = parser.parse_args(argv)
-    if not arguments.zip.is_file():
-        print(f"{arguments.zip}: no such deployment zip (run chalice package first)", file=sys.stderr)
-        return 1
-    before = arguments.zip.stat().st_size
-    added = add_bytecode(arguments.zip)
+@click.command(help=__doc__)
+@click.argument("zip_path", metavar="ZIP", type=click.Path(path_type=Path))
+def cli(zip_path: Path) -> None:
+    if not zip_path.is_file():
+        raise click.ClickException(f"{zip_path}: no such deployment zip (run chalice package first)")
+    before = zip_path.stat().st_size
+    added = add_bytecode(zip_path)
     tag = sys.implementation.cache_tag
-    after = arguments.zip.stat().st_size
-    print(f"{arguments.zip}: added {added} unchecked-hash .pyc ({tag}), {before / 2**20:.1f} -> {after / 2**20:.1f} MiB zipped")
-    return 0
+    after = zip_path.stat().st_size
+    print(f"{zip_path}: added {added} unchecked-hash .pyc ({tag}), {before / 2**20:.1f} -> {after / 2**20:.1f} MiB zipped")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli(prog_name="python -m infra.bytecode")

@@ -350,16 +350,23 @@ def rehearse(stage: str, work_dir: Path, say: Any = print) -> Rehearsal:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["transform"]:
+        # Internal: the SAM transform run inside .venv-infra (aws-sam-translator), not a command people type.
         _transform_file(Path(arguments[1]), Path(arguments[2]))
         return 0
-    stage = arguments[arguments.index("--stage") + 1] if "--stage" in arguments else "prod"
-    try:
-        result = rehearse(stage, ROOT / "out" / stage / "rehearsal")
-    except RehearsalError as exc:
-        print(f"rehearsal failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"rehearsal passed: {len(result.commands)} AWS CLI commands in {result.seconds:.1f} s")
-    return 0
+    import click  # the main venv's; the transform above runs where only the infra tools are installed
+
+    @click.command(help="Run the deploy plan with the real AWS CLI against moto_server on a free loopback port.")
+    @click.option("--stage", default="prod", show_default=True, help="a stage of infra/stages/")
+    def rehearse_command(stage: str) -> None:
+        try:
+            result = rehearse(stage, ROOT / "out" / stage / "rehearsal")
+        except RehearsalError as exc:
+            raise click.ClickException(f"rehearsal failed: {exc}") from None
+        print(f"rehearsal passed: {len(result.commands)} AWS CLI commands in {result.seconds:.1f} s")
+
+    from tools.command_line import exit_status
+
+    return exit_status(rehearse_command, arguments, "python -m infra.rehearsal")
 
 
 if __name__ == "__main__":

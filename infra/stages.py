@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools import stage_config
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGES_DIR = ROOT / "infra" / "stages"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
@@ -145,14 +147,13 @@ def apply_to_chalice_config(config: dict[str, Any], values: StageValues) -> dict
 
 
 def read_chalice_config(path: Path = CHALICE_CONFIG) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return config
+    return stage_config.read_chalice_config(path)
 
 
 def dump_json(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def stage_environment(config: dict[str, Any], stage: str) -> dict[str, str]:
-    """The environment variables Chalice gives a stage's functions (global, then stage values)."""
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+def stage_environment(config: dict[str, Any], stage: str, function: str = stage_config.API_HANDLER) -> dict[str, str]:
+    """The environment variables Chalice gives a stage's function (tools/stage_config.py: Chalice's own merge)."""
+    return stage_config.stage_environment(config, stage, function)

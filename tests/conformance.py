@@ -1,7 +1,7 @@
 """The writer conformance suite's reading side: what a user sees in an .xlsx, as plain data.
 
 Every .xlsx writer must produce, for the same rows, the same workbook as the XlsxWriter reference
-writer (``chalicelib.workbook``), read back with openpyxl: each cell's value and type, each number
+writer (``chalicelib.files.workbook``), read back with openpyxl: each cell's value and type, each number
 cell's number format, each column's width, hidden flag and "stored as text" note, the header's
 look, the frozen panes, the filter and the sheet names. Two differences are allowed on purpose:
 - the note: the reference puts it on the column's first text cell (its header row is flushed by
@@ -26,8 +26,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from chalicelib.database import Column
-from chalicelib.fastbook import FastWorkbookWriter
-from chalicelib.workbook import SheetLayout, SheetSource, WorkbookWriter
+from chalicelib.files.fastbook import FastWorkbookWriter
+from chalicelib.files.workbook import SheetLayout, SheetSource, WorkbookWriter
 
 PRECISION_NOTE_START = "Stored as text"
 WRITERS = ("xlsxwriter", "rustpy-xlsxwriter")
@@ -107,7 +107,7 @@ def differences(reference: Sequence[SheetView], candidate: Sequence[SheetView]) 
         for attribute in ("noted_columns", "hidden", "freeze", "autofilter", "header_bold"):
             if getattr(ref, attribute) != getattr(other, attribute):
                 found.append(f"{ref.name} {attribute}: {getattr(ref, attribute)!r} != {getattr(other, attribute)!r}")
-        # Both writers use one width rule (chalicelib.workbook.column_width): widths match exactly.
+        # Both writers use one width rule (chalicelib.files.workbook.column_width): widths match exactly.
         for letter in sorted(set(ref.widths) | set(other.widths)):
             if ref.widths.get(letter) != other.widths.get(letter):
                 found.append(f"{ref.name} width of {letter}: {ref.widths.get(letter)} != {other.widths.get(letter)}")

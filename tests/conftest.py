@@ -32,6 +32,19 @@ def _test_config() -> stack.StackConfig:
     return stack.StackConfig.from_environment(env)
 
 
+# Tiers by what a test needs, read from its fixtures, so `make test-fast` (-m "not stack and not
+# package") can never start MariaDB or moto_server: a test that asks for the stack is a stack test
+# whatever its file says, and one that asks for the packaged template needs `chalice package`.
+_NEEDS = {"local_stack": "stack", "aws_environment": "stack", "packaged_template": "package"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in _NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[stack.StackConfig]:
     config = _test_config()

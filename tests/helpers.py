@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 from chalice.test import Client
 
 from devstack import stack
+from tools.stage_config import local_stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,25 @@ def wait_for_export(api_url: str, export_id: str, timeout: float = 60.0) -> dict
     raise AssertionError(f"export {export_id} did not finish: {status}")
 
 
+def wait_until_running(api_url: str, export_id: str, timeout: float = 20.0) -> None:
+    """Until the export's worker has started (its status says ``running``)."""
+    deadline = time.monotonic() + timeout
+    while stack.http_json("GET", f"{api_url}/exports/{export_id}")[1]["status"] != "running":
+        assert time.monotonic() < deadline, f"export {export_id} did not start within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+class HeldDispatcher:
+    """A dispatcher that starts nothing (the Dispatcher protocol of chalicelib/exports/service.py),
+    so the test decides when, and how often, the worker runs."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[str] = []
+
+    def dispatch(self, export_id: str) -> None:
+        self.dispatched.append(export_id)
+
+
 def database_rows(config: stack.StackConfig, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with stack.admin_connection(config) as connection, connection.cursor() as cursor:
         cursor.execute(sql, args)
@@ -69,7 +88,7 @@ def run_cli(args: list[str], env: dict[str, str] | None = None) -> Any:
     """Run the real command line in-process (click's runner); the result has exit_code, stdout, stderr."""
     from click.testing import CliRunner
 
-    from chalicelib.cli import main
+    from tools.cli import main
 
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 
@@ -105,9 +124,8 @@ def export_objects(config: stack.StackConfig, export_id: str) -> list[str]:
 
 
 def local_stage_variables() -> dict[str, str]:
-    """The environment variables Chalice gives the ``local`` stage (.chalice/config.json)."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
+    """The environment variables Chalice gives the ``local`` stage's API function (.chalice/config.json)."""
+    return local_stage_environment()
 
 
 @contextmanager

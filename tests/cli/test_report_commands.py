@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 import pytest
 
-from chalicelib.cli import main
 from tests.helpers import run_cli
+from tools.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHIPPED = sorted(path.stem for path in (ROOT / "reports").glob("*.sql"))
@@ -54,7 +54,7 @@ def test_check_passes_on_every_shipped_template() -> None:
 
 
 def test_the_module_entry_point_runs_as_a_separate_process() -> None:
-    result = subprocess.run([sys.executable, "-m", "chalicelib.cli", "reports", "check", "orders_overview"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-m", "tools.cli", "reports", "check", "orders_overview"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "ok      reports/orders_overview.sql" in result.stdout
 
@@ -96,7 +96,7 @@ def test_render_json_gives_every_sheet_exactly_as_the_driver_gets_it() -> None:
 
 
 def test_importing_the_app_does_not_import_the_command_line() -> None:
-    code = "import sys, app; print(sorted(m for m in sys.modules if m == 'click' or m.startswith('chalicelib.cli')))"
+    code = "import sys, app; print(sorted(m for m in sys.modules if m == 'click' or m.startswith('tools.cli')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
 

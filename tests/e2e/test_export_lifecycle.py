@@ -19,7 +19,7 @@ import pytest
 
 from devstack import stack
 from tests.e2e.test_jobs_and_faults import general_log, publish_probe, query_count
-from tests.helpers import export_objects, slack_messages_for, wait_for_export
+from tests.helpers import export_objects, slack_messages_for, wait_for_export, wait_until_running
 
 pytestmark = pytest.mark.stack
 __all__ = ["general_log"]  # the fixture, shared with test_jobs_and_faults
@@ -113,10 +113,7 @@ def test_a_worker_killed_mid_export_reads_as_lost_within_the_stale_window(local_
     code, accepted = post(local_stack, body)
     assert code == 202
     export_id = accepted["export_id"]
-    deadline = time.monotonic() + 20
-    while stack.http_json("GET", f"{local_stack.api_url}/exports/{export_id}")[1]["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until_running(local_stack.api_url, export_id)
     time.sleep(1)
     stack.stop_process(local_stack, "api", kill=True)  # the worker thread dies with its process
     killed_at = time.monotonic()

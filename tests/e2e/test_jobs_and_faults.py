@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from devstack import stack
-from tests.helpers import download, export_objects, sheet_rows, slack_messages_for, wait_for_export
+from tests.helpers import download, export_objects, sheet_rows, slack_messages_for, wait_for_export, wait_until_running
 
 pytestmark = pytest.mark.stack
 
@@ -124,10 +124,7 @@ def test_database_killed_while_streaming_never_yields_a_partial_success(local_st
     report, _ = publish_probe(local_stack, rows=2000, pause="0.005")
     code, accepted = post(local_stack, {"report": report})
     assert code == 202
-    deadline = time.monotonic() + 20
-    while stack.http_json("GET", f"{local_stack.api_url}/exports/{accepted['export_id']}")[1]["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until_running(local_stack.api_url, accepted['export_id'])
     time.sleep(1.5)
     stack.stop_process(local_stack, "mariadb", kill=True)
     try:

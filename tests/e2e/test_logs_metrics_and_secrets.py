@@ -18,6 +18,7 @@ from chalicelib.observability import configure_logging
 from devstack import stack
 from tests.helpers import wait_for_export
 from tests.hostile_requests import CASES
+from tools.stage_config import local_stage_environment
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -155,8 +156,7 @@ def test_a_failed_export_says_why_without_sql_or_credentials(local_stack: stack.
 def debug_client(aws_environment: stack.StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("EXPORT_TMP_DIR", str(tmp_path))
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    for name, value in {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}.items():
+    for name, value in local_stage_environment().items():
         monkeypatch.setenv(name, value)
     settings.get_settings.cache_clear()
     runtime.export_jobs.cache_clear()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chalicelib.cli.schedules import schedules
 from devstack import stack
+from tools.cli.schedules import schedules
 
 pytestmark = pytest.mark.stack
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from chalicelib.database import open_query
 from chalicelib.errors import QueryError
 from chalicelib.secrets import DatabaseCredentials
-from chalicelib.templates import RenderedQuery, render_sql
+from chalicelib.templating.template import RenderedQuery, render_sql
 from devstack import stack
 from tests.helpers import database_rows
 from tests.strategies import values

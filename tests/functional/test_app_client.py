@@ -14,14 +14,15 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 import app as export_app
-from chalicelib import lifecycle, runtime
-from chalicelib.coordination import export_key, utc_now
-from chalicelib.jobs import new_export_id
-from chalicelib.ledger import Won
-from chalicelib.lifecycle import ExportRecord, ExportState
-from chalicelib.params import to_json_params
+from chalicelib import runtime
+from chalicelib.exports import lifecycle
+from chalicelib.exports.identity import export_key, utc_now
+from chalicelib.exports.ledger import Won
+from chalicelib.exports.lifecycle import ExportRecord, ExportState
+from chalicelib.exports.service import new_export_id
+from chalicelib.templating.parameters import to_json_params
 from devstack import stack
-from tests.helpers import export_objects, local_chalice_client, slack_messages_for
+from tests.helpers import HeldDispatcher, export_objects, local_chalice_client, slack_messages_for
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -78,16 +79,6 @@ def invoke_worker(export_id: str) -> Any:
     always reports 3 seconds left, which the worker's time guard rightly refuses to start with."""
     context = LambdaContext("export_worker", memory_size=1769, max_runtime_ms=900_000)
     return export_app.export_worker({"export_id": export_id}, context)
-
-
-class HeldDispatcher:
-    """A dispatcher that starts nothing, so the test decides when (and how often) the worker runs."""
-
-    def __init__(self) -> None:
-        self.dispatched: list[str] = []
-
-    def dispatch(self, export_id: str) -> None:
-        self.dispatched.append(export_id)
 
 
 def test_a_worker_invoked_twice_for_one_export_makes_one_file_and_one_message(client: Client, aws_environment: stack.StackConfig) -> None:

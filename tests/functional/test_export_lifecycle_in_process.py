@@ -18,27 +18,17 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import aws, lifecycle, runtime
-from chalicelib.jobs import ExportJobs, LambdaDispatcher, Requester, new_export_id
-from chalicelib.ledger import utc_now
-from chalicelib.lifecycle import ExportRecord, ExportState
+from chalicelib import aws, runtime
+from chalicelib.exports import lifecycle
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, utc_now
+from chalicelib.exports.service import ExportJobs, LambdaDispatcher, Requester, new_export_id
 from chalicelib.settings import Settings
-from chalicelib.sources import FolderTemplateSource
+from chalicelib.templating.sources import FolderTemplateSource
 from devstack import stack
 from tests.e2e.test_jobs_and_faults import publish_probe
-from tests.helpers import download, local_chalice_client, local_stage_variables, sheet_rows, slack_messages_for
+from tests.helpers import HeldDispatcher, download, local_chalice_client, local_stage_variables, sheet_rows, slack_messages_for
 
 pytestmark = pytest.mark.stack
-
-
-class HeldDispatcher:
-    """Starts nothing: the test decides when the worker runs (or that it never does)."""
-
-    def __init__(self) -> None:
-        self.dispatched: list[str] = []
-
-    def dispatch(self, export_id: str) -> None:
-        self.dispatched.append(export_id)
 
 
 @pytest.fixture

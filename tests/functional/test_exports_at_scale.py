@@ -20,7 +20,7 @@ from chalice.test import Client
 
 import app as export_app
 from chalicelib import runtime, settings
-from chalicelib.jobs import ExportJobs
+from chalicelib.exports.service import ExportJobs
 from chalicelib.settings import Settings
 from chalicelib.storage import ExportStorage
 from devstack import stack
@@ -134,7 +134,7 @@ def test_large_files_go_up_in_parts_with_size_and_checksum_recorded(aws_environm
     )
     path = tmp_path / "big.csv.gz"
     path.write_bytes(os.urandom(2 * five_mb + 1234))
-    stored = storage.upload_export(str(path), "exports/test/big.csv.gz", file_name="큰 파일.csv.gz", content_type="application/gzip")
+    stored = storage.files.upload(str(path), "exports/test/big.csv.gz", file_name="큰 파일.csv.gz", content_type="application/gzip")
     assert stored.size_bytes == path.stat().st_size
     assert stored.etag.endswith("-3")  # a multipart upload's ETag counts its parts
     assert stored.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -12,10 +12,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from chalicelib.export import QueryLimits, stream_query_to_file
-from chalicelib.formats import CSV, XLSX
+from chalicelib.files.formats import CSV, XLSX
+from chalicelib.files.pipeline import QueryLimits, stream_query_to_file
 from chalicelib.secrets import DatabaseCredentials
-from chalicelib.templates import RenderedQuery
+from chalicelib.templating.template import RenderedQuery
 from devstack import stack
 from tests.conformance import differences, read_book
 

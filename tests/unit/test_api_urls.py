@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Request
 
-from chalicelib.api_urls import api_base_url
+from chalicelib.exports.urls import api_base_url
 
 
 def api_gateway_event(domain: str = "a1b2c3d4e5.execute-api.ap-northeast-2.amazonaws.com") -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.params import resolve_relative_date
-from chalicelib.schedules import canary_request, load_schedules
+from chalicelib.templating.parameters import resolve_relative_date
+from tools.schedules import canary_request, load_schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chalicelib.canaries import RUNTIME_VERSION, RenderError, render_template
-from chalicelib.cli.schedules import schedules
-from chalicelib.schedules import load_schedules
+from tools.canaries import RUNTIME_VERSION, RenderError, render_template
+from tools.cli.schedules import schedules
+from tools.schedules import load_schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = (ROOT / "canary" / "export_canary.js").read_text()
@@ -120,6 +120,6 @@ def test_the_runtime_is_a_browserless_node_22_one_named_in_one_place() -> None:
         for path in ([ROOT / folder] if (ROOT / folder).is_file() else sorted((ROOT / folder).rglob("*.*")))
         if path.suffix in (".js", ".py", ".yaml", ".md", ".json", "") and path.is_file()
     }
-    elsewhere = {name: found for name, found in named.items() if found and name not in ("chalicelib/canaries.py", "infra/templates/canaries.yaml")}
-    assert elsewhere == {}, "name the runtime only in chalicelib/canaries.py (RUNTIME_VERSION)"
+    elsewhere = {name: found for name, found in named.items() if found and name not in ("tools/canaries.py", "infra/templates/canaries.yaml")}
+    assert elsewhere == {}, "name the runtime only in tools/canaries.py (RUNTIME_VERSION)"
     assert named["infra/templates/canaries.yaml"] == [RUNTIME_VERSION]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.cron import CronError, parse_cron, to_utc
+from tools.cron import CronError, parse_cron, to_utc
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pymysql.constants import FIELD_TYPE
 
-from chalicelib.csvfile import CsvSheetLimitError, CsvWriter
 from chalicelib.database import Column
-from chalicelib.workbook import SheetSource
+from chalicelib.files.csvfile import CsvSheetLimitError, CsvWriter
+from chalicelib.files.workbook import SheetSource
 
 COLUMNS = [
     Column("Id", FIELD_TYPE.LONGLONG, 0),

@@ -19,4 +19,4 @@ def test_every_command_line_in_the_docs_runs_the_venv_tool(name: str) -> None:
     text = (ROOT / name).read_text(encoding="utf-8")
     prefixes = {match.group(1).lstrip("`(") for match in _COMMAND.finditer(text)}
     assert prefixes <= {".venv/bin/", "$(VENV)/bin/"}, prefixes
-    assert "python -m chalicelib.cli" not in text and "schedules_cli" not in text
+    assert "python -m tools.cli" not in text and "schedules_cli" not in text

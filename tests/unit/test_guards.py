@@ -11,9 +11,9 @@ import pytest
 from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
-from chalicelib.formats import CSV, XLSX, choose_format, open_writer
-from chalicelib.guards import MIB, ExportGuard, GuardLimits, TimeLimitError, TmpSpaceError, remaining_time_of
-from chalicelib.workbook import SheetSource
+from chalicelib.files.formats import CSV, XLSX, choose_format, open_writer
+from chalicelib.files.guards import MIB, ExportGuard, GuardLimits, TimeLimitError, TmpSpaceError, remaining_time_of
+from chalicelib.files.workbook import SheetSource
 
 COLUMNS = [Column("Id", FIELD_TYPE.LONGLONG, 0), Column("Text", FIELD_TYPE.VAR_STRING, 0)]
 

@@ -4,11 +4,11 @@ import datetime as dt
 
 import pytest
 
-from chalicelib.coordination import export_key
 from chalicelib.errors import BadRequestError
-from chalicelib.jobs import history_query, new_export_id, validate_export_id
-from chalicelib.params import parse_declaration, resolve_parameters, to_json_params
+from chalicelib.exports.identity import export_key
+from chalicelib.exports.service import history_query, new_export_id, validate_export_id
 from chalicelib.retry import RetryPolicy
+from chalicelib.templating.parameters import parse_declaration, resolve_parameters, to_json_params
 
 SOURCE = "{#---\nparams:\n  day: {type: date}\n---#}\nSELECT {{ day }}"
 

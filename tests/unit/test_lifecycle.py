@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from chalicelib import lifecycle
-from chalicelib.ledger import ExportLedger, Joined, RecordChangedError, Won, newest_first
-from chalicelib.lifecycle import ExportRecord, ExportState, Outcome, StaleWindows, TransitionError
+from chalicelib.exports import lifecycle
+from chalicelib.exports.ledger import ExportLedger, Joined, RecordChangedError, Won, newest_first
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, Outcome, StaleWindows, TransitionError
 from chalicelib.records import InMemoryRecordStore
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, 0, tzinfo=dt.UTC)

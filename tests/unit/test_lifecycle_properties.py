@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from chalicelib import lifecycle
-from chalicelib.ledger import ExportLedger, Handle, Joined, RecordChangedError
-from chalicelib.lifecycle import ExportRecord, ExportState, Outcome, StaleWindows
+from chalicelib.exports import lifecycle
+from chalicelib.exports.ledger import ExportLedger, Handle, Joined, RecordChangedError
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, Outcome, StaleWindows
 from chalicelib.records import InMemoryRecordStore
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, 0, tzinfo=dt.UTC)

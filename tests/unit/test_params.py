@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ParameterError
-from chalicelib.params import DeclarationError, parse_declaration, resolve_parameters, resolve_relative_date
+from chalicelib.templating.parameters import DeclarationError, parse_declaration, resolve_parameters, resolve_relative_date
 
 TODAY = dt.date(2026, 11, 30)
 
@@ -184,7 +184,7 @@ def test_an_empty_or_open_range_is_accepted() -> None:
 
 
 def test_at_most_must_name_a_declared_parameter_of_the_same_type() -> None:
-    from chalicelib.params import check_range
+    from chalicelib.templating.parameters import check_range
 
     declared = specs(low={"type": "integer", "at_most": "high"}, high={"type": "date"})
     with pytest.raises(DeclarationError, match="one type among integer, decimal, date, datetime"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from chalicelib.export import export_file_name, title_row_text
-from chalicelib.presentation import display_time
-from chalicelib.templates import parse_template
+from chalicelib.files.pipeline import export_file_name, title_row_text
+from chalicelib.templating.presentation import display_time
+from chalicelib.templating.template import parse_template
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

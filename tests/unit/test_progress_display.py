@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from chalicelib.cli.progress import ProgressDisplay
+from tools.cli.progress import ProgressDisplay
 
 
 class Clock:

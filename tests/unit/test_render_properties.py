@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.templates import parse_template, render_sheets, render_sql
+from chalicelib.templating.template import parse_template, render_sheets, render_sql
 from tests.strategies import scalars, texts, values
 
 HEADER = """{#---

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from chalicelib.errors import TemplateError
-from chalicelib.report_options import ColumnFormat
-from chalicelib.templates import parse_template, render_sheets
+from chalicelib.templating.options import ColumnFormat
+from chalicelib.templating.template import parse_template, render_sheets
 
 TWO_SHEETS = """{#---
 title: Overview

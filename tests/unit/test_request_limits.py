@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chalicelib.errors import ExportServiceError
-from chalicelib.request_limits import MAX_BODY_BYTES, MAX_DEPTH, nesting_depth, parse_json_body
+from chalicelib.exports.requests import MAX_BODY_BYTES, MAX_DEPTH, nesting_depth, parse_json_body
 
 
 def refusal(raw: bytes | str | None, content_type: str | None = "application/json") -> tuple[int, str, str | None]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.schedules import ScheduleFileError, canary_request, check_parameters, due_runs, load_schedules
-from chalicelib.templates import ReportTemplate, parse_template
+from chalicelib.templating.template import ReportTemplate, parse_template
+from tools.schedules import ScheduleFileError, canary_request, check_parameters, due_runs, load_schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
@@ -148,7 +148,7 @@ def test_due_runs_are_the_enabled_firings_inside_the_window() -> None:
 
 
 def test_seven_mistakes_of_a_file_are_reported_in_one_run_each_at_its_field() -> None:
-    from chalicelib.schedules import read_schedules
+    from tools.schedules import read_schedules
 
     text = (
         "schedules:\n"  # 1
@@ -184,3 +184,10 @@ def test_a_schedule_with_a_reversed_range_fails_the_check_at_the_parameter() -> 
     )
     found = [str(problem) for problem in check_parameters(load_schedules(text, "s.yaml", now=NOW), templates(), "s.yaml")]
     assert found == ["s.yaml:5: schedule 's' field 'params.date_from': parameter 'date_from' (2026-01-15) must not be after 'date_to' (2026-01-14)"]
+
+
+def test_a_report_name_the_api_would_refuse_is_refused_here_too() -> None:
+    # One report-name rule (chalicelib.templating.template.REPORT_NAME): a 65-character name passed
+    # the schedules' own looser pattern and then failed every canary run with invalid_report_name.
+    text = "schedules:\n  - {name: a, report: " + "r" * 65 + ", cron: '0 9 * * *', timezone: UTC}\n"
+    assert problems(text) == ["schedules.yaml:2: schedule 'a' field 'report': must be a report name (1-64 characters of a-z, 0-9, '_' or '-')"]

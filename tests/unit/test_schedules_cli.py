@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from chalicelib.cli.schedules import schedules
+from tools.cli.schedules import schedules
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -10,8 +10,8 @@ import openpyxl
 from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
-from chalicelib.report_options import ColumnFormat
-from chalicelib.workbook import SheetLayout, SheetSource, WorkbookWriter
+from chalicelib.files.workbook import SheetLayout, SheetSource, WorkbookWriter
+from chalicelib.templating.options import ColumnFormat
 from tests.helpers import column_hidden, column_width
 
 COLUMNS = [

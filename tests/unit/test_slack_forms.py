@@ -18,9 +18,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from chalicelib.errors import ParameterError
-from chalicelib.params import resolve_parameters
-from chalicelib.slack import success_message
-from chalicelib.slack_forms import (
+from chalicelib.exports.messages import success_message
+from chalicelib.exports.slack_forms import (
     field_errors,
     form_view,
     parse_command_text,
@@ -29,7 +28,8 @@ from chalicelib.slack_forms import (
     submitted_values,
     with_buttons,
 )
-from chalicelib.templates import ReportTemplate, parse_template
+from chalicelib.templating.parameters import resolve_parameters
+from chalicelib.templating.template import ReportTemplate, parse_template
 from tests.e2e.test_slack_app_over_http import FORM_TYPES, RESTRICTED
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -100,7 +100,7 @@ def test_submitted_values_are_read_per_element_type_and_validate_like_post_expor
     )
     params, export_format = submitted_values(view, template)
     assert export_format == "csv.gz"
-    # A list typed as text goes on as the text: params.py's one list shorthand splits it, as for JSON.
+    # A list typed as text goes on as the text: parameters.py's one list shorthand splits it, as for JSON.
     assert params == {"day": "2026-11-30", "top": "25", "only_paid": True, "status": "paid", "cities": "Seoul, Busan"}
     resolved = resolve_parameters(template.params, params, today=TODAY)
     assert resolved["top"] == 25 and resolved["day"] == dt.date(2026, 11, 30) and resolved["cities"] == ["Seoul", "Busan"]
@@ -127,6 +127,7 @@ def test_reports_are_open_to_the_workspace_unless_their_header_lists_users_or_ch
 
 
 def test_importing_the_app_loads_neither_slack_sdk_nor_the_slack_modules() -> None:
-    probe = "import sys, app; print(sorted(name for name in sys.modules if name.startswith(('slack_sdk', 'chalicelib.slack_'))))"
+    prefixes = "('slack_sdk', 'chalicelib.slack_', 'chalicelib.exports.slack_')"
+    probe = f"import sys, app; print(sorted(name for name in sys.modules if name.startswith({prefixes})))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import TemplateError
-from chalicelib.sqlcheck import UnsafeQueryError, check_read_only_query, parser_text
-from chalicelib.template_check import check_template
-from chalicelib.templates import parse_template, render_sheets
+from chalicelib.templating.sqlcheck import UnsafeQueryError, check_read_only_query, parser_text
+from chalicelib.templating.template import parse_template, render_sheets
+from tools.template_check import check_template
 
 REPORTS = Path(__file__).resolve().parent.parent.parent / "reports"
 

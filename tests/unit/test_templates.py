@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from chalicelib.errors import BadRequestError, TemplateError
-from chalicelib.templates import parse_template, render_sql, validate_report_name
+from chalicelib.templating.template import parse_template, render_sql, validate_report_name
 
 HEADER = """{#---
 title: Orders by day

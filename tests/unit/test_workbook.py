@@ -8,7 +8,8 @@ import openpyxl
 from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
-from chalicelib.workbook import EXCEL_MAX_STRING, TRUNCATION_MARKER, excel_sheet_name, write_workbook
+from chalicelib.files.workbook import EXCEL_MAX_STRING, TRUNCATION_MARKER, write_workbook
+from chalicelib.templating.template import excel_sheet_name
 
 COLUMNS = [
     Column("Id", FIELD_TYPE.LONGLONG, 0),
@@ -93,7 +94,7 @@ def test_sheet_names_are_valid_for_excel() -> None:
 
 
 def test_several_sheets_get_unique_valid_names(tmp_path: Path) -> None:
-    from chalicelib.workbook import SheetSource, WorkbookWriter
+    from chalicelib.files.workbook import SheetSource, WorkbookWriter
 
     path = tmp_path / "multi.xlsx"
     column = [Column("Id", FIELD_TYPE.LONG, 0)]

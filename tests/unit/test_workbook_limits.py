@@ -14,7 +14,7 @@ import pytest
 from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
-from chalicelib.workbook import EXCEL_MAX_STRING, TRUNCATION_MARKER, SheetSource, WorkbookWriter, excel_text, write_workbook
+from chalicelib.files.workbook import EXCEL_MAX_STRING, TRUNCATION_MARKER, SheetSource, WorkbookWriter, excel_text, write_workbook
 
 ID_AND_NAME = [Column("Id", FIELD_TYPE.LONGLONG, 0), Column("Name", FIELD_TYPE.VAR_STRING, 0)]
 

@@ -11,8 +11,8 @@ import openpyxl
 from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
-from chalicelib.report_options import ColumnFormat
-from chalicelib.workbook import SheetLayout, SheetSource, WorkbookWriter
+from chalicelib.files.workbook import SheetLayout, SheetSource, WorkbookWriter
+from chalicelib.templating.options import ColumnFormat
 from tests.helpers import column_width
 
 EXCEL_WIDTH_PADDING = 0.7109375  # what openpyxl reads back on top of a width XlsxWriter was given

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from pymysql.constants import FIELD_TYPE
 
-from chalicelib.cells import EXCEL_MAX_STRING, TRUNCATION_MARKER
 from chalicelib.database import Column
-from chalicelib.fastbook import SheetLimitReached, fast_writer_can_write
-from chalicelib.report_options import ColumnFormat
-from chalicelib.workbook import SheetLayout
+from chalicelib.files.cells import EXCEL_MAX_STRING, TRUNCATION_MARKER
+from chalicelib.files.fastbook import SheetLimitReached, fast_writer_can_write
+from chalicelib.files.workbook import SheetLayout
+from chalicelib.templating.options import ColumnFormat
 from tests.conformance import WRITERS, differences, read_book, spec_differences, text_source, write_with
 
 HOSTILE_COLUMNS = [
@@ -235,7 +235,7 @@ def test_past_the_row_limit_the_fast_writer_hands_over(tmp_path: Path) -> None:
 
 
 def test_the_writer_is_chosen_per_file_from_its_layouts(tmp_path: Path) -> None:
-    from chalicelib.formats import CSV_GZ, XLSX, open_writer
+    from chalicelib.files.formats import CSV_GZ, XLSX, open_writer
 
     def engine(**options: Any) -> str:
         return open_writer(XLSX, str(tmp_path / "x.xlsx"), tmp_dir=str(tmp_path), **options).engine
