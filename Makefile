@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Deployment (README "Deploying"): STAGE is dev or prod; per-account values are in infra/stages/$(STAGE).json.
+# Deployment (docs/operations/deploy.md): STAGE is dev or prod; per-account values are in infra/stages/$(STAGE).json.
 STAGE ?= prod
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
@@ -110,7 +110,7 @@ infra-check: package $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
 	  -f $(PACKAGE_DIR)/sam.json -f infra/edge/waf.yaml
 
-# Needs the AWS CLI (v2, or v1 as in .venv-infra) and credentials for the target account (README "Deploying").
+# Needs the AWS CLI (v2, or v1 as in .venv-infra) and credentials for the target account (docs/operations/deploy.md).
 deploy: package
 	$(PY) -m infra deploy --stage $(STAGE)
 
@@ -120,7 +120,7 @@ deploy-plan: package
 destroy: $(STAMP)
 	$(PY) -m infra destroy --stage $(STAGE)
 
-# The deploy plan with the real AWS CLI against moto_server on a free loopback port (README "Deploying").
+# The deploy plan with the real AWS CLI against moto_server on a free loopback port (docs/operations/deploy.md).
 rehearse: package $(INFRA_STAMP)
 	$(PY) -m infra.rehearsal --stage $(STAGE)
 

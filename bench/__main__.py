@@ -9,7 +9,6 @@ and prints the table with the ratios the issue sets as targets.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -21,9 +20,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import click
+
+from bench import coldstart
 from bench.seed import seed_orders
 from devstack import stack
+from tools.command_line import exit_status
 
 ROOT = Path(__file__).resolve().parent.parent
 # The cursor floor runs first: it reads the table into MariaDB's buffer pool, so no measurement
@@ -171,19 +176,26 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["coldstart"]:
-        from bench import coldstart
+@click.group(invoke_without_command=True, help="Run the export benchmark (or, with `coldstart`, the API's cold-start benchmark).")
+@click.option("--rows", default="100000,1000000", show_default=True, help="comma-separated row counts")
+@click.option("--skip", default="", help="comma-separated measurements to leave out")
+@click.option("--only", default="", help="comma-separated measurements to run (default: all)")
+@click.option("--repeat", type=int, default=1, show_default=True, help="rounds, interleaved; each figure is the median of its rounds")
+@click.option("--imports", is_flag=True, help="also time the worker's cold import per writer")
+@click.pass_context
+def cli(ctx: click.Context, /, **options: Any) -> None:
+    if ctx.invoked_subcommand is None:
+        ctx.exit(run(SimpleNamespace(**options)))
 
-        return coldstart.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--rows", default="100000,1000000", help="comma-separated row counts")
-    parser.add_argument("--skip", default="", help="comma-separated measurements to leave out")
-    parser.add_argument("--only", default="", help="comma-separated measurements to run (default: all)")
-    parser.add_argument("--repeat", type=int, default=1, help="run the measurements this many times, interleaved, and report the median of each")
-    parser.add_argument("--imports", action="store_true", help="also time the worker's cold import per writer")
-    arguments = parser.parse_args(argv)
+
+cli.add_command(coldstart.cli)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return exit_status(cli, argv, "python -m bench")
+
+
+def run(arguments: SimpleNamespace) -> int:
     sizes = [int(size) for size in arguments.rows.split(",")]
     kinds = [kind for kind in (arguments.only.split(",") if arguments.only else KINDS) if kind not in arguments.skip.split(",")]
     if "pipeline" in kinds and importlib.util.find_spec("rustpy_xlsxwriter") is None:

@@ -16,7 +16,6 @@ to ``import app`` holds even when the shared machine's speed drifts.
 
 from __future__ import annotations
 
-import argparse
 import compileall
 import contextlib
 import datetime as dt
@@ -36,9 +35,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import click
+
 from devstack import stack
+from tools.command_line import exit_status
 from tools.stage_config import local_stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -513,20 +516,28 @@ def _memory_label(memory: str) -> str:
     return f"{memory} MB ({share:.3f} vCPU{configured})"
 
 
+@click.command("coldstart", help="Cold start of the API handler under the CPU share Lambda gives its memory size.")
+@click.option("--memory", default="256,512,1024,1769,full", show_default=True, help="comma-separated memory sizes in MB, or 'full' (no limit)")
+@click.option("--rounds", type=int, default=3, show_default=True, help="interleaved rounds; every cell is the median of its rounds")
+@click.option("--only", default="", help="comma-separated measurement labels to run (default: all)")
+@click.option("--quota", type=click.Choice(["auto", "cgroup", "duty-cycle"]), default="auto", show_default=True, help="how the CPU share is enforced")
+@click.option(
+    "--package",
+    type=click.Choice(["bytecode", "source", "tree"]),
+    default="bytecode",
+    show_default=True,
+    help="the code as deployed (with unchecked-hash .pyc), as Chalice zips it (no .pyc), or this working tree (.pyc cached)",
+)
+@click.option("--out", default=str(ROOT / ".stack" / "coldstart" / "results.md"), show_default=True)
+def cli(**options: Any) -> None:
+    click.get_current_context().exit(run(SimpleNamespace(**options)))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench coldstart", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--memory", default="256,512,1024,1769,full", help="comma-separated memory sizes in MB, or 'full' (no limit)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; every cell is the median of its rounds")
-    parser.add_argument("--only", default="", help="comma-separated measurement labels to run (default: all)")
-    parser.add_argument("--quota", choices=("auto", "cgroup", "duty-cycle"), default="auto", help="how the CPU share is enforced")
-    parser.add_argument(
-        "--package",
-        choices=("bytecode", "source", "tree"),
-        default="bytecode",
-        help="the code as deployed (with unchecked-hash .pyc), as Chalice zips it (no .pyc), or this working tree (.pyc cached)",
-    )
-    parser.add_argument("--out", default=str(ROOT / ".stack" / "coldstart" / "results.md"))
-    arguments = parser.parse_args(argv)
+    return exit_status(cli, argv, "python -m bench coldstart")
+
+
+def run(arguments: SimpleNamespace) -> int:
     memories = arguments.memory.split(",")
     db_port = int(os.environ.get("COLDSTART_DB_PORT", "13318"))
     s3_port = int(os.environ.get("COLDSTART_S3_PORT", "13319"))

@@ -100,7 +100,7 @@ class SecretStore:
         return url
 
     def slack_app_credentials(self, name: str) -> SlackAppCredentials:
-        """The Slack app's secret: {"bot_token": "xoxb-...", "signing_secret": "..."} (README "Slack app")."""
+        """The Slack app's secret: {"bot_token": "xoxb-...", "signing_secret": "..."} (docs/slack-app.md)."""
         secret = self._json(name)
         token, signing_secret = str(secret.get("bot_token") or ""), str(secret.get("signing_secret") or "")
         if not token.startswith("xoxb-") or signing_secret in ("", _PLACEHOLDER):

@@ -1,7 +1,7 @@
 """Slack Web API calls the Slack app makes (views.open, views.update, chat.postMessage, chat.postEphemeral).
 
 The calls go through slack_sdk's ``WebClient``, imported on first use: the API function's cold
-start pays for it only when a Slack request arrives (about 0.06 s, README "The Slack app"). The client's
+start pays for it only when a Slack request arrives (about 0.06 s, docs/slack-app.md). The client's
 own retry handlers are turned off so every retry goes through the service's one retry loop
 (``chalicelib.retry``), which honours Slack's ``Retry-After``; Slack's ``ok: false`` answers become
 ``DeliveryError`` with the Slack error code, transient only for rate limits and server errors

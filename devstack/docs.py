@@ -9,10 +9,13 @@ cannot reach the code undocumented. tests/unit/test_docs.py compares the page to
 
 from __future__ import annotations
 
-import argparse
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
+
+from tools.command_line import exit_status
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_SOURCE = ROOT / "chalicelib" / "settings.py"
@@ -134,12 +137,14 @@ def settings_block(source: Path = SETTINGS_SOURCE) -> str:
     return f"{START}\n\n{settings_table(source)}\n{END}"
 
 
+@click.command(help="Print a table generated from the code, to paste into the docs.")
+@click.argument("table", type=click.Choice(["settings"]))
+def cli(table: str) -> None:
+    click.echo(settings_block())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.docs", description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=["settings"], help="which generated table to print")
-    parser.parse_args(argv)
-    print(settings_block())
-    return 0
+    return exit_status(cli, argv, "python -m devstack.docs")
 
 
 if __name__ == "__main__":

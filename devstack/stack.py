@@ -31,7 +31,7 @@ ADMIN_USER, ADMIN_PASSWORD = "demo_admin", "local-admin-password"
 DATABASE = "demo"
 DB_SECRET = "excel-export/local/db"
 SLACK_SECRET = "excel-export/local/slack-webhook"
-# The local Slack app (README "Slack app"): obviously fake credentials, one fake workspace.
+# The local Slack app (docs/slack-app.md): obviously fake credentials, one fake workspace.
 SLACK_APP_SECRET = "excel-export/local/slack-app"
 SLACK_BOT_TOKEN = "xoxb-local-fake-bot-token"
 SLACK_SIGNING_SECRET = "local-fake-signing-secret"

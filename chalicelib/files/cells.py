@@ -8,7 +8,7 @@ about 11 of the cursor's 26 µs per 12-column row (FACTS.md, "Faster xlsx writer
 
 Three targets, one table (``_KINDS``):
 - ``xlsx_cell``: what the fast writer stores: int, float (Excel serials for dates and times), or
-  text, following README "How values land in the file";
+  text, following docs/authoring.md "How values land in the file";
 - ``csv_field``: the CSV field text (chalicelib/files/csvfile.py);
 - ``decoded``: the Python objects pymysql's stock decoders give, for the XlsxWriter reference
   writer and any caller that wants them (the reference keeps its own typed cell writers).

@@ -20,9 +20,7 @@ from devstack import docs as generated
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-LAYOUT_MERGED = (ROOT / "tools").is_dir()
 # Named by the docs for the layout of issue 14; they exist once its code move is merged.
-PENDING_MAKE_TARGETS = set() if LAYOUT_MERGED else {"test-fast"}
 
 _FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -149,12 +147,12 @@ def test_every_make_target_named_in_the_docs_exists() -> None:
     targets = _make_targets()
     named = {(m.group(1), _name(page)) for page, m in _named(r"(?:^|[\s`(;])make ([a-z][a-z0-9-]*)")}
     assert len(named) > 20
-    missing = {(target, page) for target, page in named if target not in targets | PENDING_MAKE_TARGETS}
+    missing = {(target, page) for target, page in named if target not in targets}
     assert missing == set()
 
 
 def _cli() -> click.Group:
-    module = importlib.import_module("tools.cli" if LAYOUT_MERGED else "chalicelib.cli")
+    module = importlib.import_module("tools.cli")
     main = module.main
     assert isinstance(main, click.Group)
     return main
@@ -171,20 +169,26 @@ def test_every_excel_export_command_named_in_the_docs_exists() -> None:
             assert match.group(3) in command.commands, f"{_name(page)}: excel-export {match.group(2)} {match.group(3)}"
 
 
+def _subcommands(module: str, main: Path) -> set[str]:
+    """The subcommands a ``python -m`` entry point takes: its click group's, or its argparse choices."""
+    group = getattr(importlib.import_module(f"{module}.__main__"), "cli", None)
+    if isinstance(group, click.Group):
+        return set(group.commands)
+    return set(re.findall(r'"([a-z][a-z-]*)"', main.read_text(encoding="utf-8")))
+
+
 def test_every_python_module_and_subcommand_named_in_the_docs_exists() -> None:
     found = list(_named(r"python3? -m ([a-zA-Z_][\w.]*)(?: ([a-z][a-z|/-]*))?"))
     assert len(found) > 5
     for page, match in found:
         module, subcommands = match.group(1), match.group(2)
-        if module.split(".")[0] == "tools" and not LAYOUT_MERGED:
-            continue  # checked once the code move of issue 14 is merged
         spec = importlib.util.find_spec(module)
         assert spec is not None, f"{_name(page)}: python -m {module}"
         main = ROOT / module.replace(".", "/") / "__main__.py"
         if subcommands and main.is_file():
-            declared = main.read_text(encoding="utf-8")
+            declared = _subcommands(module, main)
             for name in re.split(r"[|/]", subcommands):
-                assert f'"{name}"' in declared, f"{_name(page)}: python -m {module} {name}"
+                assert name in declared, f"{_name(page)}: python -m {module} {name}"
 
 
 # Links and paths -----------------------------------------------------------------------------------
@@ -212,7 +216,6 @@ def test_every_relative_link_resolves(page: Path) -> None:
             assert anchor in _anchors(resolved), f"{_name(page)}: no heading #{anchor} in {path or _name(page)}"
 
 
-@pytest.mark.skipif(not Path("tools").is_dir(), reason="code layout of issue 14 not merged yet")
 def test_every_code_path_named_in_the_docs_exists() -> None:
     path = re.compile(r"\b((?:chalicelib|tools)/[\w/.-]*\w/?)")
     named = {(m.group(1), _name(page)) for page in PAGES for m in path.finditer(page.read_text(encoding="utf-8"))}
