@@ -202,6 +202,8 @@ class AwsCli:
     def command(self, command: Sequence[str]) -> list[str]:
         if not command or command[0] != "aws":
             raise RehearsalError(f"refusing to run {command[:1]}: the rehearsal runs the AWS CLI only")
+        if any(word.startswith("--endpoint-url=") for word in command):
+            raise RehearsalError(f"refusing {' '.join(command[:3])}: give --endpoint-url as two words, so its endpoint can be checked")
         given = deploy.option_values(command, "--endpoint-url")
         if given and not all(is_loopback(url) for url in given):
             raise RehearsalError(f"refusing {' '.join(command[:3])}: endpoint {given[0]} is not loopback")

@@ -45,6 +45,8 @@ def test_commands_are_refused_unless_their_endpoint_is_loopback(tmp_path: Path) 
     assert cli.command(["aws", "s3", "ls", "--endpoint-url", "http://127.0.0.1:21651"])[-2:] == ["--endpoint-url", "http://127.0.0.1:21651"]
     with pytest.raises(RehearsalError, match="not loopback"):
         cli.command(["aws", "sqs", "list-queues", "--endpoint-url", "https://sqs.ap-northeast-2.amazonaws.com"])
+    with pytest.raises(RehearsalError, match="as two words"):
+        cli.command(["aws", "sqs", "list-queues", "--endpoint-url=https://sqs.ap-northeast-2.amazonaws.com"])
     with pytest.raises(RehearsalError, match="AWS CLI only"):
         cli.command(["curl", "https://example.com"])
     with pytest.raises(RehearsalError, match="not a loopback address"):
