@@ -48,12 +48,9 @@ ensure-node:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; \
 	  else echo "Node.js is missing: run sudo apt-get install -y nodejs" >&2; exit 1; fi; }
 
-test: $(STAMP) ensure-node
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
+# The checks run as their own targets (lint, typecheck, check-reports, schedules-check), then the rest.
+test: $(STAMP) ensure-node lint typecheck check-reports schedules-check
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/excel-export reports check
-	$(VENV)/bin/excel-export schedules check
 	$(MAKE) --no-print-directory infra-check STAGE=prod
 	$(PY) -m pytest
 

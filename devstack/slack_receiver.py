@@ -129,7 +129,7 @@ def serve(host: str, port: int, bot_token: str) -> None:
 @click.command(help=__doc__)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=9000, show_default=True)
-@click.option("--bot-token", default="xoxb-local-fake-bot-token", show_default=True, help="the one bot token the Web API accepts")
+@click.option("--bot-token", required=True, help="the one bot token the Web API accepts (devstack/stack.py passes SLACK_BOT_TOKEN)")
 def cli(host: str, port: int, bot_token: str) -> None:
     serve(host, port, bot_token)
 

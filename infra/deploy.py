@@ -26,8 +26,6 @@ from infra.template import parameter_values
 
 EDGE_REGION = "us-east-1"  # a CLOUDFRONT-scope WAFv2 web ACL can only live here
 EDGE_TEMPLATE = "infra/edge/waf.yaml"
-# The AWS CLI's limit for a template sent inline (aws-cli customizations/cloudformation/deploy.py).
-INLINE_TEMPLATE_LIMIT = 51_200
 FAILED_CREATE = "ROLLBACK_COMPLETE"
 WEB_ACL_ARN = "web_acl_arn"
 

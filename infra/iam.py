@@ -125,9 +125,18 @@ def policy_actions(policy: dict[str, Any]) -> set[str]:
 
 
 def wildcard_matches(pattern: str, value: str) -> bool:
-    """IAM's matching of Action and Resource: ``*`` spans any characters (":" too), ``?`` one."""
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+    """IAM's matching of Action and Resource ARNs (IAM User Guide, "IAM JSON policy elements:
+    Resource", Using wildcards in resource ARNs): ``?`` is one character and ``*`` any run of them,
+    "/" included, within a colon-separated segment; only a ``*`` that ends its segment (followed by
+    ":" or the end) may expand past the colons after it."""
+    parts = []
+    for index, char in enumerate(pattern):
+        if char == "*":
+            ends_segment = index + 1 == len(pattern) or pattern[index + 1] == ":"
+            parts.append(".*" if ends_segment else "[^:]*")
+        else:
+            parts.append("[^:]" if char == "?" else re.escape(char))
+    return re.fullmatch("".join(parts), value, flags=re.DOTALL) is not None
 
 
 def _listed(value: str | list[str]) -> list[str]:

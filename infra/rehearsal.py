@@ -77,9 +77,9 @@ SKIPPED = {
     "AWS::WAFv2::WebACL": "the download allow-list",
     "AWS::WAFv2::LoggingConfiguration": "download logs",
 }
-# Types moto skips but whose attributes other resources read (Fn::GetAtt): moto then refuses the
-# template, so the rehearsal removes them and puts a "rehearsal-<id>-<attribute>" string in every
-# reference to them.
+# Types moto cannot take: one it skips while other resources read its attributes (Fn::GetAtt, so
+# moto refuses the template), one it models but fails to create (the Deployment). The rehearsal
+# removes them and puts a "rehearsal-<id>-<attribute>" string in every reference to them.
 REMOVED = {
     "AWS::CloudFront::Distribution": "its DomainName is the functions' CLOUDFRONT_DOMAIN",
     "AWS::ApiGateway::Deployment": "moto does not import the API's OpenAPI body, so it finds no method to deploy",
@@ -202,6 +202,8 @@ class AwsCli:
     def command(self, command: Sequence[str]) -> list[str]:
         if not command or command[0] != "aws":
             raise RehearsalError(f"refusing to run {command[:1]}: the rehearsal runs the AWS CLI only")
+        if any(word.startswith("--endpoint-url=") for word in command):
+            raise RehearsalError(f"refusing {' '.join(command[:3])}: give --endpoint-url as two words, so its endpoint can be checked")
         given = deploy.option_values(command, "--endpoint-url")
         if given and not all(is_loopback(url) for url in given):
             raise RehearsalError(f"refusing {' '.join(command[:3])}: endpoint {given[0]} is not loopback")

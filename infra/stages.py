@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES_DIR = ROOT / "infra" / "stages"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 DEPLOYED_STAGES = ("dev", "prod")
-FUNCTIONS = ("api_handler", "export_worker", "worker_failures")
+# Chalice's logical ids for the functions (in the packaged template), and their config.json names.
+CHALICE_FUNCTIONS = {"APIHandler": "api_handler", "ExportWorker": "export_worker", "WorkerFailures": "worker_failures"}
+FUNCTIONS = tuple(CHALICE_FUNCTIONS.values())
 # Values that mark a stage file as not filled in yet (AWS documentation account, RFC 5737 ranges).
 PLACEHOLDER_ACCOUNT = "123456789012"
 PLACEHOLDER_SLACK_TEAM = "T0000000000"

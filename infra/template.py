@@ -16,12 +16,10 @@ from typing import Any
 
 import yaml
 
-from infra.stages import ROOT, StageValues, stage_environment
+from infra.stages import CHALICE_FUNCTIONS, ROOT, StageValues, stage_environment
 
 FRAGMENTS_DIR = ROOT / "infra" / "templates"
 SECTIONS = ("Parameters", "Conditions", "Mappings", "Resources", "Outputs")
-# Chalice's logical ids for the two functions, and their config.json names.
-CHALICE_FUNCTIONS = {"APIHandler": "api_handler", "ExportWorker": "export_worker", "WorkerFailures": "worker_failures"}
 
 
 class TemplateError(ValueError):

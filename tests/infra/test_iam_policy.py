@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.settings import Settings
 from infra import iam
-from infra.stages import DEPLOYED_STAGES, ROOT, load_stage, read_chalice_config, stage_environment
-from infra.template import CHALICE_FUNCTIONS, build_merge_template
+from infra.stages import CHALICE_FUNCTIONS, DEPLOYED_STAGES, ROOT, load_stage, read_chalice_config, stage_environment
+from infra.template import build_merge_template
 
 
 def stage_policy(stage: str) -> dict[str, Any]:
@@ -119,6 +119,10 @@ def test_wildcards_match_as_iam_matches_them() -> None:
     stream = "arn:aws:logs:r:a:log-group:/aws/lambda/app-prod:log-stream:s"
     assert not iam.wildcard_matches("arn:aws:logs:r:a:log-group:/aws/lambda/app-prod-*", stream)  # the old pattern missed the API's group
     assert iam.wildcard_matches("secret:db-??????", "secret:db-AbC123") and not iam.wildcard_matches("secret:db-??????", "secret:db-AbC1234")
+    # A "*" inside a segment stays inside it: the test's verdicts must not be kinder than IAM's.
+    assert not iam.wildcard_matches("arn:aws:sqs:r:a:app-*-failures", "arn:aws:sqs:r:a:app-x:y-failures")
+    assert iam.wildcard_matches("arn:aws:sqs:r:a:app-*-failures", "arn:aws:sqs:r:a:app-prod/x-failures")
+    assert not iam.wildcard_matches("secret:db-??????", "secret:db-AbC:12")
 
 
 def _resolved(value: Any, parameters: dict[str, Any]) -> str:
