@@ -49,7 +49,7 @@ def pipeline(fmt: ExportFormat, *, fast: bool = True) -> Callable[[int, str, int
     def run(rows: int, work_dir: str, port: int) -> int:
         guard = ExportGuard(work_dir, fmt.finish, GuardLimits())
         destination = (fmt, os.path.join(work_dir, f"export.{fmt.extension}"), "Orders")
-        summary, _ = stream_query_to_file(credentials(port), query(rows), QueryLimits(600, BATCH_ROWS), destination, guard=guard, fast=fast)
+        summary = stream_query_to_file(credentials(port), query(rows), QueryLimits(600, BATCH_ROWS), destination, guard=guard, fast=fast)
         expected = "csv" if fmt is not XLSX else "rustpy-xlsxwriter" if fast else "xlsxwriter"
         assert summary.writer == expected, summary.writer
         return summary.row_count

@@ -6,12 +6,13 @@ once, by a function chosen per column from its type code when the query's column
 Decoding to Python objects first (``Decimal``, ``datetime``) and converting those again cost
 about 11 of the cursor's 26 µs per 12-column row (FACTS.md, "Faster xlsx writers").
 
-Three targets, one table (``_KINDS``):
-- ``xlsx_cell``: what the fast writer stores: int, float (Excel serials for dates and times), or
+One table (``_KINDS``, read through ``column_kind``) says what each type code is; every writer
+chooses its conversion from it:
+- ``XlsxCells``: what the fast writer stores: int, float (Excel serials for dates and times), or
   text, following docs/authoring.md "How values land in the file";
-- ``csv_field``: the CSV field text (chalicelib/files/csvfile.py);
-- ``decoded``: the Python objects pymysql's stock decoders give, for the XlsxWriter reference
-  writer and any caller that wants them (the reference keeps its own typed cell writers).
+- ``csv_converter``: the CSV field text (chalicelib/files/csvfile.py);
+- the XlsxWriter reference writer (chalicelib/files/workbook.py) picks its typed cell writers by
+  the same kinds, after ``database.decoded_rows`` turned the text into pymysql's stock objects.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ chosen per file, and only when it can honour the whole layout (``fast_writer_can
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
@@ -190,6 +191,9 @@ class FastWorkbookWriter:
             page_setup=page_setup(len(columns), layout.header_row, self._export_id),
         )
         if written >= self._rows_per_sheet and (len(converted_sample) > written or next(rows, None) is not None):
+            # The reference writer writes this file again: a stale one left here would count
+            # against the /tmp guard (a directory walk) for the whole second pass.
+            os.remove(self._path)
             raise SheetLimitReached(source.name)
         return SheetSummary(name=excel_sheet_name(source.name), row_count=written, sheet_names=[excel_sheet_name(source.name)])
 

@@ -82,20 +82,16 @@ def open_writer(
     ``export_id`` goes into the printed footer of either xlsx writer."""
     # Imported on use: the API function only chooses a format, and the writers are a cold-start cost.
     if fmt is XLSX:
+        # (workbook imports no XlsxWriter until a reference writer opens; the fast writer imports workbook anyway)
+        from chalicelib.files.workbook import DATA_ROWS_PER_SHEET, WorkbookWriter
+
+        per_sheet = rows_per_sheet or DATA_ROWS_PER_SHEET
         if fast and layouts is not None:
             from chalicelib.files.fastbook import FastWorkbookWriter, fast_writer_can_write
 
             if fast_writer_can_write(layouts):
-                return FastWorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or _excel_rows(), export_id=export_id)
-        from chalicelib.files.workbook import DATA_ROWS_PER_SHEET, WorkbookWriter
-
-        return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=rows_per_sheet or DATA_ROWS_PER_SHEET, export_id=export_id)
+                return FastWorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=per_sheet, export_id=export_id)
+        return WorkbookWriter(path, tmp_dir=tmp_dir, rows_per_sheet=per_sheet, export_id=export_id)
     from chalicelib.files.csvfile import CsvWriter
 
     return CsvWriter(path, compress=fmt is CSV_GZ)
-
-
-def _excel_rows() -> int:
-    from chalicelib.files.workbook import DATA_ROWS_PER_SHEET
-
-    return DATA_ROWS_PER_SHEET

@@ -80,15 +80,6 @@ class QueryLimits:
     rows_log_seconds: float = 10.0
 
 
-@dataclass(frozen=True)
-class FileSummary:
-    row_count: int
-    truncated_cells: int
-    numbers_as_text: int
-    sheet_names: list[str]
-    writer: str = "xlsxwriter"
-
-
 def stream_sheet(
     writer: TableWriter,
     connection: Any,
@@ -133,7 +124,7 @@ def stream_query_to_file(
     guard: ExportGuard | None = None,
     rows_per_sheet: int | None = None,
     fast: bool = True,
-) -> tuple[FileSummary, float]:
+) -> WrittenFile:
     """One query into a new file (format, path, sheet title), as the benchmark measures it.
     ``fast=False`` keeps to the XlsxWriter reference writer."""
     from chalicelib.database import read_only_session
@@ -141,20 +132,14 @@ def stream_query_to_file(
 
     fmt, path, title = destination
 
-    def write(use_fast: bool) -> tuple[FileSummary, float]:
+    def write(use_fast: bool) -> WrittenFile:
+        writing_started = time.monotonic()
         with (
             read_only_session(credentials, timeout_seconds=limits.timeout_seconds) as connection,
             open_writer(fmt, path, tmp_dir=os.path.dirname(path), rows_per_sheet=rows_per_sheet, layouts=[SheetLayout()], fast=use_fast) as writer,
         ):
-            sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
-        summary = FileSummary(
-            row_count=sheet.row_count,
-            truncated_cells=writer.truncated_cells,
-            numbers_as_text=writer.numbers_as_text,
-            sheet_names=sheet.sheet_names,
-            writer=writer.engine,
-        )
-        return summary, query_seconds
+            _sheet, query_seconds = stream_sheet(writer, connection, query, limits, title, guard=guard)
+        return _written_file(writer, query_seconds, writing_started)
 
     return with_split_fallback(write, fast=fast)
 
@@ -175,6 +160,18 @@ def with_split_fallback(write: Callable[[bool], WriteResult], *, fast: bool = Tr
     except SheetLimitReached as exc:
         log_event("writer_fallback", "a sheet passed the row limit: writing the file again with the reference writer", sheet=str(exc))
         return write(False)
+
+
+def _written_file(writer: TableWriter, query_seconds: float, writing_started: float) -> WrittenFile:
+    """What a closed writer wrote, and how the time since ``writing_started`` divided."""
+    return WrittenFile(
+        sheets=tuple(writer.sheets),
+        truncated_cells=writer.truncated_cells,
+        numbers_as_text=writer.numbers_as_text,
+        writer=writer.engine,
+        query_seconds=query_seconds,
+        write_seconds=time.monotonic() - writing_started - query_seconds,
+    )
 
 
 def export_file_name(title: str, params: Mapping[str, Any], created_at: dt.datetime, extension: str = "xlsx") -> str:
@@ -307,14 +304,7 @@ class ExportPipeline:
             for sheet in sheets:
                 _summary, seconds = stream_sheet(writer, connection, sheet.query, limits, sheet.name, layout=layout, guard=guard, progress=progress)
                 query_seconds += seconds
-        written = WrittenFile(
-            sheets=tuple(writer.sheets),
-            truncated_cells=writer.truncated_cells,
-            numbers_as_text=writer.numbers_as_text,
-            writer=writer.engine,
-            query_seconds=query_seconds,
-            write_seconds=time.monotonic() - writing_started - query_seconds,
-        )
+        written = _written_file(writer, query_seconds, writing_started)
         if written.row_count == 0 and template.options.on_empty == "fail":
             raise EmptyResultError("the query returned no rows (the report says on_empty: fail)")
         return written

@@ -1,6 +1,6 @@
 """Writing rows to an .xlsx file with XlsxWriter in constant_memory mode.
 
-The cell writer for each column is chosen once from the column's MySQL type code; each row is
+The cell writer for each column is chosen once from its kind (chalicelib.files.cells.column_kind); each row is
 then written cell by cell with typed writes: numbers as numbers, dates as Excel dates with a date
 format, NULL as an empty cell, and text always as text (``write_string``), never a formula or a
 hyperlink. Memory stays flat because constant_memory flushes each row to a temp file.
@@ -15,8 +15,6 @@ from decimal import Decimal
 from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
-
-from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column, decoded_rows
 
@@ -64,12 +62,6 @@ NUMBER_FORMATS: Mapping[str, str] = {
     "time_fraction": "[h]:mm:ss.000",
     "integer": "0",
 }
-
-# Up to 32-bit integers (and YEAR) and FLOAT/DOUBLE: the driver returns values a double holds exactly.
-_EXACT_NUMBER_TYPES = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG, FIELD_TYPE.INT24, FIELD_TYPE.YEAR, FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
-_DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
-_DATE_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE}
-_DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
 
 BoundWriter = Callable[[int, int, Any], Any]  # (row, col, value) on one sheet
 WriterFactory = Callable[["_SheetCells"], BoundWriter]
@@ -182,22 +174,18 @@ class _ColumnWriters:
         self._noted: set[tuple[str, int]] = set()
 
     def for_column(self, column: Column) -> WriterFactory:
-        code = column.type_code
-        if code in _EXACT_NUMBER_TYPES:
+        kind = column_kind(column)  # the one type-code table, chalicelib.files.cells
+        if kind == "exact":
             return lambda cells: cells.number  # always a finite int or float that a double holds exactly
-        if code in _DECIMAL_TYPES:
+        if kind == "decimal":
             return self._decimal_factory(column)
-        if code in _DATETIME_TYPES:
-            datetime_format = self.formats.datetime_fraction if 0 < column.scale <= 6 else self.formats.datetime
-            return lambda cells: partial(self.datetime, cells, datetime_format)
-        if code == FIELD_TYPE.TIME:
-            time_format = self.formats.time_fraction if 0 < column.scale <= 6 else self.formats.time
-            return lambda cells: partial(self.time, cells, time_format)
-        if column.binary:
-            return lambda cells: partial(self.binary, cells)
-        methods = {FIELD_TYPE.LONGLONG: self.integer, FIELD_TYPE.BIT: self.bit, **dict.fromkeys(_DATE_TYPES, self.date)}
-        method = methods.get(code, self.text)
-        return lambda cells: partial(method, cells)
+        if kind in ("datetime", "time"):
+            number_format = getattr(self.formats, f"{kind}_fraction" if 0 < column.scale <= 6 else kind)
+            method = self.datetime if kind == "datetime" else self.time
+            return lambda cells: partial(method, cells, number_format)
+        methods = {"integer": self.integer, "bit": self.bit, "date": self.date, "binary": self.binary}
+        plain = methods.get(kind, self.text)
+        return lambda cells: partial(plain, cells)
 
     def _decimal_factory(self, column: Column) -> WriterFactory:
         number_format = self.formats.decimal(column.scale)
@@ -292,10 +280,11 @@ class _ColumnWriters:
 def column_width(column: Column, longest_value: int) -> float:
     """The width rule of every writer: by type for dates, else by the header and the longest
     sampled value; date, time and number columns padded, then capped."""
-    padding = VALUE_COLUMN_PADDING if column_kind(column) in PADDED_KINDS else 0
-    if column.type_code in _DATETIME_TYPES:
+    kind = column_kind(column)
+    padding = VALUE_COLUMN_PADDING if kind in PADDED_KINDS else 0
+    if kind == "datetime":
         return 20 + padding
-    if column.type_code in _DATE_TYPES:
+    if kind == "date":
         return 12 + padding
     return float(min(max(len(column.name) + 4, longest_value + 2, 8) + padding, MAX_COLUMN_WIDTH))
 
@@ -480,6 +469,8 @@ def _longest_values(sample: Sequence[Sequence[Any]], column_count: int) -> list[
             if value is not None:
                 longest[index] = max(longest[index], len(str(value)))
     return longest
+
+
 def write_workbook(
     path: str,
     sheet_title: str,

@@ -53,7 +53,7 @@ def export_all_types(credentials: DatabaseCredentials, tmp_path: Path, extension
     path = tmp_path / f"types-{fast}.{extension}"
     query = RenderedQuery(sql="SELECT * FROM all_types ORDER BY id", args=())
     fmt = XLSX if extension == "xlsx" else CSV
-    summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=2), (fmt, str(path), "Types"), fast=fast)
+    summary = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=2), (fmt, str(path), "Types"), fast=fast)
     assert summary.row_count == 3
     assert summary.writer == ("csv" if fmt is CSV else "rustpy-xlsxwriter" if fast else "xlsxwriter")
     return path
@@ -141,7 +141,7 @@ def test_real_rows_land_the_same_in_every_writer(credentials: DatabaseCredential
     books = []
     for fast in (False, True):
         path = tmp_path / f"orders-{fast}.xlsx"
-        summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=500), (XLSX, str(path), "Orders"), fast=fast)
+        summary = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=500), (XLSX, str(path), "Orders"), fast=fast)
         assert summary.row_count == 3000
         books.append(read_book(path))
     assert len(books[1][0].cells) > 3000 * 10
@@ -152,9 +152,9 @@ def test_past_the_row_limit_the_file_is_split_whichever_writer_was_chosen(creden
     query = RenderedQuery(sql="SELECT id, amount, created_at FROM orders ORDER BY id LIMIT 25", args=())
     path = tmp_path / "split.xlsx"
     destination = (XLSX, str(path), "Orders")
-    summary, _ = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=7), destination, rows_per_sheet=10)
+    summary = stream_query_to_file(credentials, query, QueryLimits(timeout_seconds=30, batch_rows=7), destination, rows_per_sheet=10)
     assert summary.writer == "xlsxwriter"  # the fast writer filled its one sheet and handed over
-    assert summary.sheet_names == ["Orders", "Orders (2)", "Orders (3)"] and summary.row_count == 25
+    assert summary.sheets[0].sheet_names == ["Orders", "Orders (2)", "Orders (3)"] and summary.row_count == 25
     book = openpyxl.load_workbook(path)
     assert [sheet.max_row for sheet in book.worksheets] == [11, 11, 6]
     ids = [row[0] for sheet in book.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)]

@@ -13,7 +13,7 @@ from pymysql.constants import FIELD_TYPE
 
 from chalicelib.database import Column
 from chalicelib.files.csvfile import CsvSheetLimitError, CsvWriter
-from chalicelib.files.workbook import SheetSource
+from tests.conformance import text_source
 
 COLUMNS = [
     Column("Id", FIELD_TYPE.LONGLONG, 0),
@@ -45,10 +45,6 @@ ROWS: list[tuple[Any, ...]] = [
     ("6", None, None, None, None, "-10% 할인", None, None),
     ("7", None, None, None, None, "", None, None),
 ]
-
-
-def text_source(name: str, columns: list[Column], rows: list[tuple[Any, ...]]) -> SheetSource:
-    return SheetSource(name=name, columns=columns, rows=iter(rows), text_rows=True)
 
 
 def write(path: Path, *, compress: bool) -> bytes:

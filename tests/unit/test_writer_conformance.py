@@ -225,9 +225,10 @@ def test_duplicate_column_names_and_empty_results_go_to_the_reference(tmp_path: 
 
 def test_past_the_row_limit_the_fast_writer_hands_over(tmp_path: Path) -> None:
     # The pipeline catches this and writes the file again with the reference writer, which splits
-    # (tests/functional/test_writer_conformance_mariadb.py runs that end to end).
+    # (tests/functional/test_mysql_types.py runs that end to end).
     with pytest.raises(SheetLimitReached):
         write_with("rustpy-xlsxwriter", tmp_path / "x.xlsx", [text_source("S", LAYOUT_COLUMNS, LAYOUT_ROWS)], rows_per_sheet=39)
+    assert not (tmp_path / "x.xlsx").exists()  # no stale file for the /tmp guard to count while the reference writes
     assert (
         write_with("rustpy-xlsxwriter", tmp_path / "y.xlsx", [text_source("S", LAYOUT_COLUMNS, LAYOUT_ROWS)], rows_per_sheet=40)
         == "rustpy-xlsxwriter"
