@@ -20,7 +20,8 @@ from typing import Any
 
 import click
 
-from chalicelib.errors import TemplateError
+from chalicelib.errors import ExportServiceError, TemplateError
+from chalicelib.templating.sources import FolderTemplateSource
 from chalicelib.templating.template import ReportTemplate, parse_template
 from tools.canaries import RenderError, render_template
 from tools.cli.context import DEFAULT_REPORTS, PROJECT_DIR
@@ -78,12 +79,20 @@ def _display(path: Path) -> str:
 
 
 def _templates(folder: Path) -> tuple[dict[str, ReportTemplate], list[str]]:
+    """The folder's templates, read as ``reports check`` reads them, and each one that fails, at its file and line."""
+    source = FolderTemplateSource(folder, shown_as=_display(folder))
     templates, errors = {}, []
-    for path in sorted(folder.glob("*.sql")):
+    try:
+        names = source.names()
+    except ExportServiceError as exc:  # no such folder
+        return {}, [exc.message]
+    for name in names:
         try:
-            templates[path.stem] = parse_template(path.stem, path.read_text(encoding="utf-8"))
+            templates[name] = parse_template(name, source.read(name))
         except TemplateError as exc:
-            errors.append(f"{_display(path)}: {exc.message}")
+            errors.append(f"{source.location(name)}:{exc.line or 1}: {exc.detail}")
+        except ExportServiceError as exc:
+            errors.append(f"{source.location(name)}: {exc.message}")
     return templates, errors
 
 
