@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -204,7 +205,7 @@ def read_template(name: str, source: str) -> tuple[ReportTemplate | None, list[T
         name=name,
         title=title,
         description=str(header.get("description") or ""),
-        params=params,
+        params=MappingProxyType(params),  # read-only: parse_template hands one template to many requests
         body=source,
         timezone=timezone,
         options=_parse_options(header, filename, source, errors),
