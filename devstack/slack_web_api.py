@@ -6,10 +6,13 @@ limit page (docs.slack.dev/apis/web-api/rate-limits):
 - a rate limit is HTTP 429 with a ``Retry-After`` header (seconds) and ``error: ratelimited``;
 - the token comes as ``Authorization: Bearer xoxb-...``; a wrong one is ``invalid_auth``;
 - ``views.open`` / ``views.update`` answer ``{"ok": true, "view": {...}}`` with the view's ``id``,
-  ``hash`` and an empty ``state``; a malformed trigger id is ``invalid_trigger_id``;
+  ``hash`` and an empty ``state``; a malformed trigger id is ``invalid_trigger_id``; a view past
+  the modal's limits (docs.slack.dev/reference/views/modal-views: title, close and submit at most
+  24 characters, at most 100 blocks, private_metadata at most 3,000) is ``invalid_arguments``;
 - ``chat.postMessage`` answers ``{"ok": true, "channel": "D...", "ts": "...", "message": {...}}``
   (a user id as channel posts into the bot's DM, whose id starts with D); a channel id that is
-  not one is ``channel_not_found``; no text and no blocks is ``no_text``;
+  not one is ``channel_not_found``; no text and no blocks is ``no_text``; more than 50 blocks is
+  ``invalid_blocks`` (the method's ``blocks`` argument);
 - ``chat.postEphemeral`` answers ``{"ok": true, "message_ts": "..."}``.
 
 Failures on purpose: ``POST /api/script`` with ``{"chat.postMessage": [{"error": "channel_not_found"},
@@ -33,6 +36,7 @@ _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 Answer = tuple[int, dict[str, Any], dict[str, str]]
+_MODAL_TEXT, _MODAL_BLOCKS, _METADATA, _MESSAGE_BLOCKS = 24, 100, 3000, 50
 
 
 class WebApiStandIn:
@@ -84,7 +88,7 @@ class WebApiStandIn:
         view = arguments.get("view")
         if isinstance(view, str):
             view = json.loads(view)
-        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title") or len(view.get("blocks") or []) > 100:
+        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title") or _past_modal_limits(view):
             return 200, {"ok": False, "error": "invalid_arguments"}, {}
         answered = {**view, "id": view_id or self._id("V"), "hash": f"{time.time():.6f}.{next(self._ids)}", "state": {"values": {}}}
         return 200, {"ok": True, "view": answered}, {}
@@ -108,6 +112,8 @@ class WebApiStandIn:
             return 200, {"ok": False, "error": "channel_not_found"}, {}
         if not arguments.get("text") and not arguments.get("blocks"):
             return 200, {"ok": False, "error": "no_text"}, {}
+        if len(arguments.get("blocks") or []) > _MESSAGE_BLOCKS:
+            return 200, {"ok": False, "error": "invalid_blocks"}, {}
         ts = f"{time.time():.6f}"
         message = {"type": "message", "text": arguments.get("text", ""), "blocks": arguments.get("blocks", []), "ts": ts}
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
@@ -128,6 +134,12 @@ _HANDLERS = {
     "chat.postMessage": WebApiStandIn.post_message,
     "chat.postEphemeral": WebApiStandIn.post_ephemeral,
 }
+
+
+def _past_modal_limits(view: dict[str, Any]) -> bool:
+    texts = [(view.get(name) or {}).get("text", "") for name in ("title", "close", "submit")]
+    too_long = any(len(str(text)) > _MODAL_TEXT for text in texts) or len(str(view.get("private_metadata") or "")) > _METADATA
+    return too_long or len(view.get("blocks") or []) > _MODAL_BLOCKS
 
 
 def _scripted(step: dict[str, Any]) -> Answer:

@@ -77,13 +77,6 @@ class ReportOptions:
         return default if self.title_row else None
 
 
-def parse_options(header: Mapping[str, Any]) -> ReportOptions:
-    options, errors = read_options(header)
-    if errors:
-        raise errors[0]
-    return options
-
-
 def read_options(header: Mapping[str, Any]) -> tuple[ReportOptions, list[OptionError]]:
     """The options, each malformed one left at its default, and every mistake (one per key or column),
     so a checker can report them all in one run."""

@@ -12,10 +12,13 @@ template can neither reach Python internals nor include other files. Pure logic,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,7 +28,8 @@ from chalicelib.templating.parameters import DeclarationError, ParameterSpec, ch
 from chalicelib.templating.sqlcheck import UnsafeQueryError, check_read_only_query
 
 if TYPE_CHECKING:
-    from jinja2 import nodes
+    from jinja2 import Template, nodes
+    from jinja2.runtime import Context
     from jinja2.sandbox import SandboxedEnvironment
 
 # YAML and Jinja are imported by the functions that parse or render a template: the API routes
@@ -152,6 +156,11 @@ class TemplateMistakesError(TemplateError):
         super().__init__(first.detail, source=first.source, line=first.line)
 
 
+# Every request that names a report reads its text again (S3, a few KB) and would parse it again
+# (2.6 ms on a developer's core, most of it the YAML header; several times that at the API
+# function's CPU share). A warm function keeps the texts it parsed last: an edited text is another
+# key, so a published change is seen at once. A text with mistakes raises and is not kept.
+@functools.lru_cache(maxsize=64)
 def parse_template(name: str, source: str) -> ReportTemplate:
     """Parse a template file's text; raise TemplateError (TemplateMistakesError: all of them) naming the file and line."""
     template, errors = read_template(name, source)
@@ -196,7 +205,7 @@ def read_template(name: str, source: str) -> tuple[ReportTemplate | None, list[T
         name=name,
         title=title,
         description=str(header.get("description") or ""),
-        params=params,
+        params=MappingProxyType(params),  # read-only: parse_template hands one template to many requests
         body=source,
         timezone=timezone,
         options=_parse_options(header, filename, source, errors),
@@ -308,18 +317,29 @@ def declaration_line(source: str, param: str) -> int:
     return _line_of(f"{param}:", source, after=_line_of("params:", source)) or 1
 
 
+@functools.cache
 def _environment() -> SandboxedEnvironment:
-    from jinja2 import StrictUndefined
+    """The one sandbox every template is parsed, checked and rendered in (built on first use)."""
+    from jinja2 import StrictUndefined, pass_context
     from jinja2.sandbox import SandboxedEnvironment
 
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_no_finalize)
+    # pass_context stops Jinja from folding constant outputs at compile time, which would
+    # bind them before (and out of order with) the values bound at render time.
+    @pass_context
+    def bind(_context: Context, value: Any) -> Any:
+        binder = _BINDER.get()
+        return value if binder is None else binder(value)
+
+    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=bind)
     for name in _FORBIDDEN_FILTERS:
         environment.filters.pop(name, None)
     return environment
 
 
-def _no_finalize(value: Any) -> Any:
-    return value
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """A sheet's Jinja compiled once per text (compiling is most of a render), then rendered per request."""
+    return _environment().from_string(source)
 
 
 def _check_sheet(sheet: SheetQuery, declared: set[str], filename: str, errors: list[TemplateError]) -> SheetQuery:
@@ -375,6 +395,10 @@ class _Binder:
         return _PLACEHOLDER_MARK
 
 
+# The binder of the render running in this thread (None while a template is only checked).
+_BINDER: ContextVar[_Binder | None] = ContextVar("template_binder", default=None)
+
+
 def _bindable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool, Decimal, dt.date, dt.time, dt.timedelta)):
         return value
@@ -392,25 +416,18 @@ def render_sql(template: ReportTemplate, values: Mapping[str, Any]) -> RenderedQ
 
 
 def _render(template: ReportTemplate, sheet: SheetQuery, values: Mapping[str, Any]) -> RenderedQuery:
-    from jinja2 import UndefinedError, pass_context
+    from jinja2 import UndefinedError
     from jinja2.exceptions import SecurityError
-    from jinja2.runtime import Context
 
     binder = _Binder()
-
-    # pass_context stops Jinja from folding constant outputs at compile time, which would
-    # bind them before (and out of order with) the values bound at render time.
-    @pass_context
-    def bind(_context: Context, value: Any) -> str:
-        return binder(value)
-
-    environment = _environment()
-    environment.finalize = bind
+    token = _BINDER.set(binder)  # this render's, in this thread only: the environment is shared
     try:
-        text = environment.from_string(sheet.source).render(**values)
+        text = _compiled(sheet.source).render(**values)
     except (UndefinedError, SecurityError, TypeError, ValueError, OverflowError) as exc:
         # OverflowError: the sandbox refuses range() past 100,000 items with it.
         raise TemplateError(f"rendering failed: {exc}", source=template.file_name, line=sheet.line) from exc
+    finally:
+        _BINDER.reset(token)
     # pymysql formats the query with Python's % operator when arguments are given, so a literal
     # % in the template text (LIKE 'a%') must be doubled; placeholders are inserted afterwards.
     sql = text.replace("%", "%%").replace(_PLACEHOLDER_MARK, "%s").strip()

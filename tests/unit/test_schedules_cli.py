@@ -64,3 +64,19 @@ def test_usage_mistakes_exit_with_status_two() -> None:
     code, _, err = invoke("list", "--now", "2026-11-30T09:00")
     assert code == 2
     assert "needs a UTC offset" in err
+
+
+def test_check_names_each_unreadable_template_at_its_file_and_line(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for template in Path("reports").glob("*.sql"):
+        (reports / template.name).write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    (reports / "latin1.sql").write_bytes("{#---\ntitle: Caf\xe9\n---#}\nSELECT 1".encode("latin-1"))
+    (reports / "typo.sql").write_text("{#---\ntitle: Typo\n---#}\nSELECT {{ dya }}", encoding="utf-8")
+    code, _, err = invoke("check", "--reports", str(reports))
+    assert code == 1
+    assert f"error: {reports / 'latin1.sql'}:1: template is not UTF-8 text" in err.splitlines()
+    assert f"error: {reports / 'typo.sql'}:4: variable 'dya' is used but not declared in params" in err.splitlines()
+    code, _, err = invoke("check", "--reports", str(tmp_path / "missing"))
+    assert code == 1
+    assert f"template folder '{tmp_path / 'missing'}' does not exist" in err

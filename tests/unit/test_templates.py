@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -89,3 +91,35 @@ def test_describe_lists_parameters() -> None:
     assert described["title"] == "Orders by day"
     assert [param["name"] for param in described["params"]] == ["day", "status", "ids"]
     assert described["params"][2]["type"] == "list[integer]"
+
+
+def test_renders_running_at_once_each_bind_their_own_values() -> None:
+    # The sandbox and each query's compiled form are shared by every render of the process (built
+    # once); the values bound must still be each render's own. Both renders meet at the barrier
+    # while binding their first value, so each binds the rest with the other one under way.
+    barrier = threading.Barrier(2, timeout=5)
+
+    class Meets:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __str__(self) -> str:
+            barrier.wait()
+            return self.name
+
+    parsed = parse_template("orders", HEADER + "SELECT 1 FROM o WHERE s = {{ status }} AND d = {{ day }} AND id IN ({{ ids }})")
+    values = {name: {"day": dt.date(2026, 1, number), "status": Meets(name), "ids": [number]} for number, name in ((1, "a"), (2, "b"))}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        queries = dict(zip(values, pool.map(lambda name: render_sql(parsed, values[name]), values), strict=True))
+    assert queries["a"].args == ("a", dt.date(2026, 1, 1), 1)
+    assert queries["b"].args == ("b", dt.date(2026, 1, 2), 2)
+
+
+def test_an_edited_template_is_parsed_anew() -> None:
+    # Parsed templates are kept per text: the same text is parsed once, an edited one again.
+    first = parse_template("orders", HEADER + "SELECT 1 FROM o WHERE d = {{ day }}")
+    assert parse_template("orders", HEADER + "SELECT 1 FROM o WHERE d = {{ day }}") is first
+    edited = parse_template("orders", HEADER.replace("Orders by day", "Orders per day") + "SELECT 1 FROM o WHERE d = {{ day }}")
+    assert edited.title == "Orders per day"
+    with pytest.raises(TemplateError, match="not declared"):
+        parse_template("orders", HEADER + "SELECT 1 FROM o WHERE d = {{ dya }}")

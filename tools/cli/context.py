@@ -107,7 +107,7 @@ class CliContext:
     def source(self, value: str | None) -> TemplateSource:
         """``--source``: a folder, ``s3`` (the stage's templates prefix) or ``s3://bucket/prefix/``."""
         if value is None:
-            return FolderTemplateSource(DEFAULT_REPORTS, shown_as=_shown(DEFAULT_REPORTS))
+            return FolderTemplateSource(DEFAULT_REPORTS, shown_as=shown_path(DEFAULT_REPORTS))
         if value == "s3":
             return S3TemplateSource(self.storage)
         if value.startswith("s3://"):
@@ -122,9 +122,10 @@ class CliContext:
         return FolderTemplateSource(folder, shown_as=value.rstrip("/") or value)
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """A path as a person wants it in a message: relative to the working directory when below it."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 

@@ -20,10 +20,11 @@ from typing import Any
 
 import click
 
-from chalicelib.errors import TemplateError
+from chalicelib.errors import ExportServiceError, TemplateError
+from chalicelib.templating.sources import FolderTemplateSource
 from chalicelib.templating.template import ReportTemplate, parse_template
 from tools.canaries import RenderError, render_template
-from tools.cli.context import DEFAULT_REPORTS, PROJECT_DIR
+from tools.cli.context import DEFAULT_REPORTS, PROJECT_DIR, shown_path
 from tools.cron import CronError
 from tools.schedules import (
     CanaryRequest,
@@ -63,27 +64,28 @@ def _read_text(file: Path) -> str:
 def _load(file: Path, now: dt.datetime) -> list[Schedule]:
     text = _read_text(file)
     try:
-        return load_schedules(text, _display(file), now=now)
+        return load_schedules(text, shown_path(file), now=now)
     except ScheduleFileError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         raise SystemExit(1) from None
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _templates(folder: Path) -> tuple[dict[str, ReportTemplate], list[str]]:
+    """The folder's templates, read as ``reports check`` reads them, and each one that fails, at its file and line."""
+    source = FolderTemplateSource(folder, shown_as=shown_path(folder))
     templates, errors = {}, []
-    for path in sorted(folder.glob("*.sql")):
+    try:
+        names = source.names()
+    except ExportServiceError as exc:  # no such folder
+        return {}, [exc.message]
+    for name in names:
         try:
-            templates[path.stem] = parse_template(path.stem, path.read_text(encoding="utf-8"))
+            templates[name] = parse_template(name, source.read(name))
         except TemplateError as exc:
-            errors.append(f"{_display(path)}: {exc.message}")
+            errors.append(f"{source.location(name)}:{exc.line or 1}: {exc.detail}")
+        except ExportServiceError as exc:
+            errors.append(f"{source.location(name)}: {exc.message}")
     return templates, errors
 
 
@@ -112,16 +114,16 @@ def check(file: Path, reports: Path) -> None:
 
     Every mistake of the file is reported in one run, each at the line of its field.
     """
-    read = read_schedules(_read_text(file), _display(file), now=_now(None))
+    read = read_schedules(_read_text(file), shown_path(file), now=_now(None))
     templates, template_errors = _templates(reports)
-    found = read.problems + check_parameters(read.parameters, templates, _display(file))
+    found = read.problems + check_parameters(read.parameters, templates, shown_path(file))
     problems = [str(problem) for problem in sorted(found, key=lambda problem: problem.line or 0)]
     for message in template_errors + problems:
         click.echo(f"error: {message}", err=True)
     if template_errors or problems:
         raise SystemExit(1)
     enabled = sum(1 for schedule in read.schedules if schedule.enabled)
-    click.echo(f"ok: {len(read.schedules)} schedules in {_display(file)} ({enabled} enabled)")
+    click.echo(f"ok: {len(read.schedules)} schedules in {shown_path(file)} ({enabled} enabled)")
 
 
 @schedules.command(name="list")
@@ -157,7 +159,7 @@ def render(file: Path, out_dir: Path | None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / OUTPUT_NAME
     target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {_display(target)}")
+    click.echo(f"wrote {shown_path(target)}")
 
 
 @schedules.command()
@@ -181,7 +183,7 @@ def run(name: str | None, file: Path, at_text: str | None, due: bool, window: in
     else:
         chosen = [schedule for schedule in loaded if schedule.name == name]
         if not chosen:
-            raise click.UsageError(f"no schedule named {name!r} in {_display(file)} (have: {', '.join(s.name for s in loaded)})")
+            raise click.UsageError(f"no schedule named {name!r} in {shown_path(file)} (have: {', '.join(s.name for s in loaded)})")
         firings = [(chosen[0], at)]
     base = (api_url or _local_api_url()).rstrip("/")
     failures = sum(0 if _fire(base, canary_request(schedule, moment), wait) else 1 for schedule, moment in firings)
