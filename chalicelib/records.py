@@ -9,6 +9,7 @@ tested against both (the property test runs thousands of interleavings against t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from typing import Any, Protocol
 from chalicelib.storage import NOT_FOUND_CODES, s3_call
 
 _LOST_RACE_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+# S3 checks a condition and writes in one step; moto_server (the local stack's S3) checks, then
+# writes, so two threads of one process can both win. A store told so takes this one lock, shared
+# by every store of the process, around each conditional call (claims, deliveries, transitions).
+_LOCAL_CONDITIONS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,12 @@ def json_bytes(body: dict[str, Any]) -> bytes:
 
 
 class S3RecordStore:
-    def __init__(self, s3_client: Any, bucket: str, prefix: str) -> None:
+    def __init__(self, s3_client: Any, bucket: str, prefix: str, *, atomic_conditions: bool = True) -> None:
+        """``atomic_conditions=False`` where the endpoint is not S3 itself (a local moto_server)."""
         self._s3 = s3_client
         self._bucket = bucket
         self._prefix = prefix
+        self._atomic = atomic_conditions
 
     def read(self, name: str) -> Versioned | None:
         def get() -> Versioned | None:
@@ -77,7 +84,8 @@ class S3RecordStore:
         conditions = {"IfMatch": version} if version else {}
 
         def delete() -> bool:
-            self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name, **conditions)
+            with self._serialised(bool(conditions)):
+                self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name, **conditions)
             return True
 
         return s3_call(f"could not delete {self._kind(name)}", delete, expected=NOT_FOUND_CODES | _LOST_RACE_CODES, instead=lambda: False)
@@ -105,19 +113,23 @@ class S3RecordStore:
 
     def _put(self, name: str, body: dict[str, Any], **condition: str) -> str | None:
         def put() -> str | None:
-            response = self._s3.put_object(
-                Bucket=self._bucket,
-                Key=self._prefix + name,
-                Body=json_bytes(body),
-                ContentType="application/json",
-                ServerSideEncryption="AES256",
-                **condition,
-            )
+            with self._serialised(bool(condition)):
+                response = self._s3.put_object(
+                    Bucket=self._bucket,
+                    Key=self._prefix + name,
+                    Body=json_bytes(body),
+                    ContentType="application/json",
+                    ServerSideEncryption="AES256",
+                    **condition,
+                )
             return str(response.get("ETag", ""))
 
         # Only a conditional write can lose a race (or find its record deleted under it).
         lost = _LOST_RACE_CODES | NOT_FOUND_CODES if condition else frozenset[str]()
         return s3_call(f"could not write {self._kind(name)}", put, expected=lost, instead=lambda: None)
+
+    def _serialised(self, conditional: bool) -> contextlib.AbstractContextManager[object]:
+        return _LOCAL_CONDITIONS_LOCK if conditional and not self._atomic else contextlib.nullcontext()
 
     def _kind(self, name: str) -> str:
         """What a record is, for an error message: its folder, never its full key."""

@@ -206,9 +206,6 @@ class ExportJobs:
         self.stage = pipeline.settings.stage
         # The export a read found dead gets its one Slack message from the worker, which knows how.
         ledger.on_lost = lambda export_id: self.dispatcher.dispatch(export_id)
-        # Conditional writes make claims atomic in S3; this lock only serialises claims made by
-        # one process (chalice local), because the local S3 endpoint checks and writes in two steps.
-        self._claim_lock = threading.Lock()
 
     def run(
         self, export_id: str, remaining_millis: RemainingMillis | None = None, *, progress: ProgressCallback | None = None, notify: bool = True
@@ -311,8 +308,7 @@ class ExportJobs:
         handle = self.ledger.create(self._queued_record(request))
         export_id = handle.record.export_id
         try:
-            with self._claim_lock:
-                admission = self.ledger.claim(request.key, export_id)
+            admission = self.ledger.claim(request.key, export_id)
         except BaseException:
             self.ledger.discard(handle)
             raise
