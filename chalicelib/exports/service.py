@@ -255,7 +255,7 @@ class ExportJobs:
         if fmt.name != "xlsx" and len(template.sheets) > 1:
             message = f"report {template.name!r} has {len(template.sheets)} sheets; {fmt.name} holds one table: ask for xlsx"
             raise BadRequestError(message, field="format", code="invalid_format")
-        now = dt.datetime.now(dt.UTC)
+        now = self.ledger.clock()
         params = to_json_params(self.pipeline.resolve(template, body.get("params"), now=now))
         refresh = body.get("refresh", False)
         if not isinstance(refresh, bool):
@@ -439,7 +439,7 @@ class ExportJobs:
     def _expired(self, record: ExportRecord) -> bool:
         assert record.outcome is not None
         finished = record.finished_at or record.created_at
-        if dt.datetime.now(dt.UTC) - finished > dt.timedelta(days=self.policy.retention_days):
+        if self.ledger.clock() - finished > dt.timedelta(days=self.policy.retention_days):
             return True
         return not self.storage.files.exists(record.outcome.s3_key)
 
