@@ -350,14 +350,14 @@ class ExportJobs:
             self.ledger.commit(handle, record, "served_from_cache", same_as=finished_id)
             self.worker.tell_joiners(record)
 
-    def _abandon(self, handle: Handle) -> None:
+    def _abandon(self, handle: Handle, code: str = "not_started", message: str = "the export could not be started; ask again") -> None:
         """A record that will never run, failed for whoever joined it (they are told to ask again)."""
         if handle.record.state.finished:
             return
-        error = {"code": "not_started", "message": "the export could not be started; ask again"}
+        error = {"code": code, "message": message}
         record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
         with contextlib.suppress(StorageError, RecordChangedError):
-            self.ledger.commit(handle, record, "failed", error_code="not_started")
+            self.ledger.commit(handle, record, "failed", error_code=code)
             self.worker.tell_joiners(record)
 
     def _queued_record(self, request: ExportRequest) -> ExportRecord:
@@ -383,11 +383,8 @@ class ExportJobs:
         try:
             self.dispatcher.dispatch(handle.record.export_id)
         except Exception as exc:
-            error = {"code": "dispatch_failed", "message": "the export worker could not be started; ask again"}
-            record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
-            with contextlib.suppress(StorageError, RecordChangedError):
-                handle = self.ledger.commit(handle, record, "failed", error_code="dispatch_failed")
-                self.worker.tell_joiners(record)
+            # _start then releases the claim (its own cleanup write loses to this one, harmlessly).
+            self._abandon(handle, "dispatch_failed", "the export worker could not be started; ask again")
             raise RetryLaterError("the export worker could not be started; retry the request", code="dispatch_failed") from exc
         return handle
 
