@@ -36,7 +36,7 @@ from chalicelib.errors import (
 )
 from chalicelib.exports import lifecycle
 from chalicelib.exports.identity import export_key
-from chalicelib.exports.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won
+from chalicelib.exports.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won, template_digest
 from chalicelib.exports.lifecycle import ExportRecord, ExportState, iso
 from chalicelib.files.formats import ExportFormat, choose_format
 from chalicelib.files.guards import RemainingMillis
@@ -331,6 +331,7 @@ class ExportJobs:
                 self.ledger.release(request.key, export_id)
                 log_event("cached", "an identical export finished while this request waited", export_id=cached.body["export_id"], **who)
                 return cached
+            self.ledger.keep_template(request.template.body)  # before the worker can need it
             self.ledger.index(handle.record)
             if dispatch:
                 handle = self._dispatch(handle)
@@ -372,7 +373,7 @@ class ExportJobs:
             state=ExportState.QUEUED,
             requested_by=request.requested_by,
             created_at=request.received_at,
-            template_sha256=self.ledger.keep_template(template.body),
+            template_sha256=template_digest(template.body),  # kept by _start, once this record is to run
             slack_channel_secret=template.options.slack_channel_secret or None,
             timezone=self.pipeline.report_zone(template).key,  # Slack shows times in the report's zone
             notify_slack_user=requester.notify_slack_user if requester else None,
