@@ -10,17 +10,20 @@ tested against both (the property test runs thousands of interleavings against t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from chalicelib.storage import NOT_FOUND_CODES, s3_call
 
 _LOST_RACE_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-# S3 checks a condition and writes in one step; moto_server (the local stack's S3) checks, then
-# writes, so two threads of one process can both win. A store told so takes this one lock, shared
-# by every store of the process, around each conditional call (claims, deliveries, transitions).
+# S3 checks a condition and writes in one step; moto (moto/s3/responses.py: put_object and
+# delete_object read the key, then write) checks, then writes, so two threads of one process could
+# both win. A store whose endpoint is not AWS's takes this one lock, shared by every store of the
+# process, around each conditional call (claims, deliveries, transitions).
 _LOCAL_CONDITIONS_LOCK = threading.Lock()
 
 
@@ -55,12 +58,10 @@ def json_bytes(body: dict[str, Any]) -> bytes:
 
 
 class S3RecordStore:
-    def __init__(self, s3_client: Any, bucket: str, prefix: str, *, atomic_conditions: bool = True) -> None:
-        """``atomic_conditions=False`` where the endpoint is not S3 itself (a local moto_server)."""
+    def __init__(self, s3_client: Any, bucket: str, prefix: str) -> None:
         self._s3 = s3_client
         self._bucket = bucket
         self._prefix = prefix
-        self._atomic = atomic_conditions
 
     def read(self, name: str) -> Versioned | None:
         def get() -> Versioned | None:
@@ -129,7 +130,13 @@ class S3RecordStore:
         return s3_call(f"could not write {self._kind(name)}", put, expected=lost, instead=lambda: None)
 
     def _serialised(self, conditional: bool) -> contextlib.AbstractContextManager[object]:
-        return _LOCAL_CONDITIONS_LOCK if conditional and not self._atomic else contextlib.nullcontext()
+        return _LOCAL_CONDITIONS_LOCK if conditional and not self._on_aws_endpoint else contextlib.nullcontext()
+
+    @functools.cached_property
+    def _on_aws_endpoint(self) -> bool:
+        # Asked at the first conditional write, when the client exists anyway (aws.py makes it lazily).
+        host = urlsplit(str(self._s3.meta.endpoint_url)).hostname or ""
+        return host.endswith(".amazonaws.com")
 
     def _kind(self, name: str) -> str:
         """What a record is, for an error message: its folder, never its full key."""

@@ -55,11 +55,9 @@ def build_links(settings: Settings, storage: ExportStorage, secrets: SecretStore
 def build_ledger(settings: Settings) -> ExportLedger:
     s3 = aws.client("s3")
     windows = StaleWindows(running=dt.timedelta(seconds=settings.stale_seconds), queued=dt.timedelta(seconds=settings.queued_stale_seconds))
-    # Off AWS the endpoint is moto_server, whose conditional writes are not atomic (records.py).
-    atomic = not settings.aws_endpoint_url
     return ExportLedger(
-        S3RecordStore(s3, settings.bucket, settings.status_prefix, atomic_conditions=atomic),
-        S3RecordStore(s3, settings.bucket, settings.state_prefix, atomic_conditions=atomic),
+        S3RecordStore(s3, settings.bucket, settings.status_prefix),
+        S3RecordStore(s3, settings.bucket, settings.state_prefix),
         windows=windows,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
     )

@@ -50,7 +50,6 @@ class Settings:
     slack_app_secret_name: str = ""
     slack_team_id: str = ""  # the one workspace whose requests are served
     slack_api_url: str = "https://slack.com/api/"  # the Web API's base URL (the local stand-in's in devstack)
-    aws_endpoint_url: str = ""  # set only off AWS (the local stack, tests): botocore reads it too
 
     @property
     def worker_function_name(self) -> str:
@@ -104,7 +103,6 @@ class Settings:
             slack_app_secret_name=reader.text("SLACK_APP_SECRET_NAME", ""),
             slack_team_id=reader.text("SLACK_TEAM_ID", ""),
             slack_api_url=reader.text("SLACK_API_URL", "https://slack.com/api/"),
-            aws_endpoint_url=reader.text("AWS_ENDPOINT_URL", ""),
         )
         if settings.cloudfront_domain and not (settings.cloudfront_key_pair_id and settings.cloudfront_key_secret_name):
             # The distribution only serves signed URLs (trusted key group): an unsigned link would be a 403.
