@@ -9,14 +9,22 @@ tested against both (the property test runs thousands of interleavings against t
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from chalicelib.storage import NOT_FOUND_CODES, s3_call
 
 _LOST_RACE_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+# S3 checks a condition and writes in one step; moto (moto/s3/responses.py: put_object and
+# delete_object read the key, then write) checks, then writes, so two threads of one process could
+# both win. A store whose endpoint is not AWS's takes this one lock, shared by every store of the
+# process, around each conditional call (claims, deliveries, transitions).
+_LOCAL_CONDITIONS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,8 @@ class S3RecordStore:
         conditions = {"IfMatch": version} if version else {}
 
         def delete() -> bool:
-            self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name, **conditions)
+            with self._serialised(bool(conditions)):
+                self._s3.delete_object(Bucket=self._bucket, Key=self._prefix + name, **conditions)
             return True
 
         return s3_call(f"could not delete {self._kind(name)}", delete, expected=NOT_FOUND_CODES | _LOST_RACE_CODES, instead=lambda: False)
@@ -105,19 +114,29 @@ class S3RecordStore:
 
     def _put(self, name: str, body: dict[str, Any], **condition: str) -> str | None:
         def put() -> str | None:
-            response = self._s3.put_object(
-                Bucket=self._bucket,
-                Key=self._prefix + name,
-                Body=json_bytes(body),
-                ContentType="application/json",
-                ServerSideEncryption="AES256",
-                **condition,
-            )
+            with self._serialised(bool(condition)):
+                response = self._s3.put_object(
+                    Bucket=self._bucket,
+                    Key=self._prefix + name,
+                    Body=json_bytes(body),
+                    ContentType="application/json",
+                    ServerSideEncryption="AES256",
+                    **condition,
+                )
             return str(response.get("ETag", ""))
 
         # Only a conditional write can lose a race (or find its record deleted under it).
         lost = _LOST_RACE_CODES | NOT_FOUND_CODES if condition else frozenset[str]()
         return s3_call(f"could not write {self._kind(name)}", put, expected=lost, instead=lambda: None)
+
+    def _serialised(self, conditional: bool) -> contextlib.AbstractContextManager[object]:
+        return _LOCAL_CONDITIONS_LOCK if conditional and not self._on_aws_endpoint else contextlib.nullcontext()
+
+    @functools.cached_property
+    def _on_aws_endpoint(self) -> bool:
+        # Asked at the first conditional write, when the client exists anyway (aws.py makes it lazily).
+        host = urlsplit(str(self._s3.meta.endpoint_url)).hostname or ""
+        return host.endswith(".amazonaws.com")
 
     def _kind(self, name: str) -> str:
         """What a record is, for an error message: its folder, never its full key."""

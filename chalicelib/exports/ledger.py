@@ -42,6 +42,11 @@ def newest_first(export_id: str) -> str:
     return f"{stamp.translate(_INVERT)}-{export_id}"
 
 
+def template_digest(source: str) -> str:
+    """The name a template's text is kept under (``keep_template``) and its record points at."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
 class RecordChangedError(Exception):
     """The record changed since it was read: another process moved it first."""
 
@@ -206,7 +211,7 @@ class ExportLedger:
     # template snapshots -----------------------------------------------------------------------
     def keep_template(self, source: str) -> str:
         """Keep the text an export was accepted with, by its hash (written once per version)."""
-        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        digest = template_digest(source)
         self._state.create(f"templates/{digest}.json", {"source": source})
         return digest
 

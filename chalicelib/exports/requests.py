@@ -4,7 +4,7 @@ The API is reachable by anyone holding an API key, and a careless script is as l
 one: every request body is JSON (415 otherwise), at most ``MAX_BODY_BYTES`` (413), nested at most
 ``MAX_DEPTH`` levels, and free of the non-standard constants (``NaN``, ``Infinity``) Python's
 parser would otherwise accept. Per-parameter limits (string length, list size, number ranges) are in
-params.py, next to the declarations they refine. Every refusal names the field it is about.
+chalicelib/templating/parameters.py, next to the declarations they refine. Every refusal names the field it is about.
 """
 
 from __future__ import annotations

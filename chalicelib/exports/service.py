@@ -36,7 +36,7 @@ from chalicelib.errors import (
 )
 from chalicelib.exports import lifecycle
 from chalicelib.exports.identity import export_key
-from chalicelib.exports.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won
+from chalicelib.exports.ledger import ExportLedger, Handle, Joined, RecordChangedError, Won, template_digest
 from chalicelib.exports.lifecycle import ExportRecord, ExportState, iso
 from chalicelib.files.formats import ExportFormat, choose_format
 from chalicelib.files.guards import RemainingMillis
@@ -206,9 +206,6 @@ class ExportJobs:
         self.stage = pipeline.settings.stage
         # The export a read found dead gets its one Slack message from the worker, which knows how.
         ledger.on_lost = lambda export_id: self.dispatcher.dispatch(export_id)
-        # Conditional writes make claims atomic in S3; this lock only serialises claims made by
-        # one process (chalice local), because the local S3 endpoint checks and writes in two steps.
-        self._claim_lock = threading.Lock()
 
     def run(
         self, export_id: str, remaining_millis: RemainingMillis | None = None, *, progress: ProgressCallback | None = None, notify: bool = True
@@ -258,7 +255,7 @@ class ExportJobs:
         if fmt.name != "xlsx" and len(template.sheets) > 1:
             message = f"report {template.name!r} has {len(template.sheets)} sheets; {fmt.name} holds one table: ask for xlsx"
             raise BadRequestError(message, field="format", code="invalid_format")
-        now = dt.datetime.now(dt.UTC)
+        now = self.ledger.clock()
         params = to_json_params(self.pipeline.resolve(template, body.get("params"), now=now))
         refresh = body.get("refresh", False)
         if not isinstance(refresh, bool):
@@ -311,8 +308,7 @@ class ExportJobs:
         handle = self.ledger.create(self._queued_record(request))
         export_id = handle.record.export_id
         try:
-            with self._claim_lock:
-                admission = self.ledger.claim(request.key, export_id)
+            admission = self.ledger.claim(request.key, export_id)
         except BaseException:
             self.ledger.discard(handle)
             raise
@@ -335,6 +331,7 @@ class ExportJobs:
                 self.ledger.release(request.key, export_id)
                 log_event("cached", "an identical export finished while this request waited", export_id=cached.body["export_id"], **who)
                 return cached
+            self.ledger.keep_template(request.template.body)  # before the worker can need it
             self.ledger.index(handle.record)
             if dispatch:
                 handle = self._dispatch(handle)
@@ -354,14 +351,14 @@ class ExportJobs:
             self.ledger.commit(handle, record, "served_from_cache", same_as=finished_id)
             self.worker.tell_joiners(record)
 
-    def _abandon(self, handle: Handle) -> None:
+    def _abandon(self, handle: Handle, code: str = "not_started", message: str = "the export could not be started; ask again") -> None:
         """A record that will never run, failed for whoever joined it (they are told to ask again)."""
         if handle.record.state.finished:
             return
-        error = {"code": "not_started", "message": "the export could not be started; ask again"}
+        error = {"code": code, "message": message}
         record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
         with contextlib.suppress(StorageError, RecordChangedError):
-            self.ledger.commit(handle, record, "failed", error_code="not_started")
+            self.ledger.commit(handle, record, "failed", error_code=code)
             self.worker.tell_joiners(record)
 
     def _queued_record(self, request: ExportRequest) -> ExportRecord:
@@ -376,7 +373,7 @@ class ExportJobs:
             state=ExportState.QUEUED,
             requested_by=request.requested_by,
             created_at=request.received_at,
-            template_sha256=self.ledger.keep_template(template.body),
+            template_sha256=template_digest(template.body),  # kept by _start, once this record is to run
             slack_channel_secret=template.options.slack_channel_secret or None,
             timezone=self.pipeline.report_zone(template).key,  # Slack shows times in the report's zone
             notify_slack_user=requester.notify_slack_user if requester else None,
@@ -387,11 +384,8 @@ class ExportJobs:
         try:
             self.dispatcher.dispatch(handle.record.export_id)
         except Exception as exc:
-            error = {"code": "dispatch_failed", "message": "the export worker could not be started; ask again"}
-            record = dataclasses.replace(lifecycle.fail(handle.record, error, self.ledger.clock()), notified=False, notify_skipped="never started")
-            with contextlib.suppress(StorageError, RecordChangedError):
-                handle = self.ledger.commit(handle, record, "failed", error_code="dispatch_failed")
-                self.worker.tell_joiners(record)
+            # _start then releases the claim (its own cleanup write loses to this one, harmlessly).
+            self._abandon(handle, "dispatch_failed", "the export worker could not be started; ask again")
             raise RetryLaterError("the export worker could not be started; retry the request", code="dispatch_failed") from exc
         return handle
 
@@ -443,7 +437,7 @@ class ExportJobs:
     def _expired(self, record: ExportRecord) -> bool:
         assert record.outcome is not None
         finished = record.finished_at or record.created_at
-        if dt.datetime.now(dt.UTC) - finished > dt.timedelta(days=self.policy.retention_days):
+        if self.ledger.clock() - finished > dt.timedelta(days=self.policy.retention_days):
             return True
         return not self.storage.files.exists(record.outcome.s3_key)
 

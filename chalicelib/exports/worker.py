@@ -23,7 +23,7 @@ from chalicelib import metrics, slack
 from chalicelib.errors import ExportServiceError, NotFoundError, StorageError
 from chalicelib.exports import lifecycle, messages
 from chalicelib.exports.ledger import ExportLedger, Handle, RecordChangedError
-from chalicelib.exports.lifecycle import ExportRecord, ExportState, Outcome, iso
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, Outcome, TransitionError, iso
 from chalicelib.exports.service import JobPolicy, validate_export_id
 from chalicelib.files.formats import choose_format
 from chalicelib.files.guards import RemainingMillis
@@ -111,6 +111,10 @@ class Heartbeat:
                 self._tracked.move(lambda record: lifecycle.beat(record, self._clock()), "beat")
             except LostError:
                 logger.warning("heartbeat: the export was declared lost by a reader", extra={"export_id": self._tracked.record.export_id})
+                return
+            except TransitionError:
+                # The export thread finished the record between this wait and this beat (or while
+                # __exit__'s join timed out on a slow beat): nothing is left to keep alive.
                 return
             except StorageError:
                 continue  # a missed beat is harmless: the record goes stale only after several

@@ -16,9 +16,9 @@ from chalice.test import Client
 import app as export_app
 from chalicelib import runtime
 from chalicelib.exports import lifecycle
-from chalicelib.exports.identity import export_key, utc_now
+from chalicelib.exports.identity import export_key
 from chalicelib.exports.ledger import Won
-from chalicelib.exports.lifecycle import ExportRecord, ExportState
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, utc_now
 from chalicelib.exports.service import new_export_id
 from chalicelib.templating.parameters import to_json_params
 from devstack import stack

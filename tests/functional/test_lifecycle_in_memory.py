@@ -16,7 +16,6 @@ run against the real stack in tests/e2e/test_export_lifecycle.py and tests/e2e/t
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,10 @@ from moto import mock_aws
 from chalicelib import aws, runtime
 from chalicelib.errors import DatabaseUnavailableError, ExportServiceError, QueryError, UnprocessableError
 from chalicelib.exports.ledger import ExportLedger
-from chalicelib.exports.lifecycle import StaleWindows
 from chalicelib.exports.service import ExportJobs
 from chalicelib.files.pipeline import WrittenFile
 from chalicelib.files.workbook import SheetSummary
-from chalicelib.records import InMemoryRecordStore, S3RecordStore
+from chalicelib.records import InMemoryRecordStore
 from chalicelib.settings import Settings
 from chalicelib.templating.sources import FolderTemplateSource
 from tests.helpers import HeldDispatcher
@@ -96,17 +94,9 @@ def service(request: pytest.FixtureRequest, aws_in_process: None, tmp_path: Path
     environment = local_stage_environment() | {"EXPORT_TMP_DIR": str(tmp_path), "RETRY_BASE_MS": "0", "RETRY_MAX_MS": "0"}
     settings = Settings.from_environment(environment)
     aws.client("s3").create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
-    windows = StaleWindows(running=dt.timedelta(seconds=settings.stale_seconds), queued=dt.timedelta(seconds=settings.queued_stale_seconds))
+    ledger = runtime.build_ledger(settings)  # the S3 records, wired as in Lambda
     if request.param == "in-memory twin":
-        ledger = ExportLedger(InMemoryRecordStore(), InMemoryRecordStore(), windows=windows, idempotency_ttl_seconds=3600)
-    else:
-        s3 = aws.client("s3")
-        ledger = ExportLedger(
-            S3RecordStore(s3, settings.bucket, settings.status_prefix),
-            S3RecordStore(s3, settings.bucket, settings.state_prefix),
-            windows=windows,
-            idempotency_ttl_seconds=3600,
-        )
+        ledger = ExportLedger(InMemoryRecordStore(), InMemoryRecordStore(), windows=ledger.windows, idempotency_ttl_seconds=3600)
     jobs = runtime.build_jobs(settings, templates=FolderTemplateSource(ROOT / "reports"), ledger=ledger)
     dispatcher, database, slack = HeldDispatcher(), DatabaseStandIn(), RecordedSlack()
     jobs.dispatcher = dispatcher

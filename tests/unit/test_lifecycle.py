@@ -192,3 +192,25 @@ def test_the_heartbeat_and_stale_window_are_settings_with_a_safe_ratio() -> None
     assert Settings.from_environment(base | {"HEARTBEAT_SECONDS": "2", "STALE_SECONDS": "10"}).stale_seconds == 10
     with pytest.raises(SettingsError, match=r"HEARTBEAT_SECONDS .* at most a third of STALE_SECONDS"):
         Settings.from_environment(base | {"HEARTBEAT_SECONDS": "60", "STALE_SECONDS": "120"})
+
+
+def test_a_heartbeat_that_outlives_its_export_stops_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The export thread may finish the record between the heartbeat's wait and its beat (or while
+    # Heartbeat.__exit__'s join times out on a slow write): the beat must end the thread, not crash it.
+    import threading
+
+    from chalicelib.exports.worker import Heartbeat, TrackedRecord
+
+    crashes: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashes.append(args.exc_value))
+    clock = Clock()
+    books = ledger(clock)
+    handle = books.commit(books.create(record()), lifecycle.start(record(), T0), "running")
+    tracked = TrackedRecord(books, handle)
+    tracked.move(lambda current: lifecycle.succeed(current, OUTCOME, T0), "succeeded")
+    heartbeat = Heartbeat(tracked, clock, interval_seconds=0.01)
+    with heartbeat:
+        heartbeat._thread.join(timeout=2)  # a beat finds the record finished: the thread must end by itself
+        assert not heartbeat._thread.is_alive()
+    assert crashes == []
+    assert books.load(handle.record.export_id).record.state is ExportState.SUCCEEDED  # type: ignore[union-attr]
