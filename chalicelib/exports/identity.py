@@ -11,10 +11,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.exports.lifecycle import iso, parse_iso, utc_now
-
-__all__ = ["export_key", "iso", "parse_iso", "utc_now"]
-
 
 def export_key(report: str, template_source: str, params: Mapping[str, Any], export_format: str) -> str:
     """Same report, same template content, same normalised parameters, same format: same key."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +27,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequestError, DeliveryError, ExportServiceError, NotFoundError
 from chalicelib.exports import messages
-from chalicelib.exports.identity import utc_now
-from chalicelib.exports.lifecycle import ExportRecord, ExportState
+from chalicelib.exports.lifecycle import ExportRecord, ExportState, utc_now
 from chalicelib.exports.requests import MAX_BODY_BYTES  # any request's limit; Slack's payloads are a few KB
 from chalicelib.exports.service import ExportJobs, Requester
 from chalicelib.exports.slack_forms import (
@@ -60,10 +58,6 @@ from chalicelib.slack_web import SlackWebApi
 from chalicelib.templating.template import ReportTemplate
 
 logger = logging.getLogger(__name__)
-# Delivery markers are conditional creates, atomic in S3; the local S3 endpoint checks and writes in
-# two steps, so one process also serialises its own (as ExportJobs does for claims), across every
-# SlackApp of the process (the worker's hook and the routes').
-_DELIVERY_LOCK = threading.Lock()
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds in ASCII digits (str.isdigit takes any Unicode digit)
 
 
@@ -316,8 +310,8 @@ class SlackApp:
         return failures
 
     def _claim_delivery(self, export_id: str, user_id: str) -> bool:
-        with _DELIVERY_LOCK:
-            return self.jobs.ledger.claim_delivery(export_id, user_id)
+        # A conditional create: one caller wins (the record store serialises the local endpoint's).
+        return self.jobs.ledger.claim_delivery(export_id, user_id)
 
     def _was_sent(self, export_id: str, user_id: str) -> bool:
         return self.jobs.ledger.was_delivered(export_id, user_id)
