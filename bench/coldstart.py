@@ -267,9 +267,11 @@ def finished_export(environment: dict[str, str]) -> str:
         "from chalicelib.runtime import build_jobs; from chalicelib.settings import get_settings; "
         "jobs = build_jobs(get_settings()); "
         "queued = jobs.submit({'report': 'orders_range', 'requested_by': 'bench', 'refresh': True}, dispatch=False).body; "
-        "print(jobs.run(queued['export_id'], notify=False)['export_id'])"
+        "print(jobs.run(queued['export_id'], notify=False).export_id)"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, check=False)
+    if result.returncode != 0:  # say why: a traceback hidden behind CalledProcessError cost a debugging round
+        raise SystemExit(f"could not prepare a finished export for GET /exports/{{id}}:\n{result.stderr}")
     return result.stdout.strip().splitlines()[-1]
 
 
@@ -362,30 +364,20 @@ def slack_requests(path: str) -> Callable[[int], list[dict[str, Any]]]:
     "Slash commands" payload fields and "Verifying requests from Slack")."""
 
     def requests(serial: int) -> list[dict[str, Any]]:
-        import hashlib
-        import hmac
-        import urllib.parse
+        from devstack.slack_client import FakeSlackUser, command_body, sign
 
+        user = FakeSlackUser("U0BENCH", "bench", team_id=SLACK_TEAM_ID, channel_id="C0BENCH")
         result = []
         for offset in range(WARM_REQUESTS + 1):
             day = dt.date(2030, 1, 1) + dt.timedelta(days=serial * (WARM_REQUESTS + 1) + offset)
-            form = {
-                "token": "bench-fake-verification-token",
-                "team_id": SLACK_TEAM_ID,
-                "team_domain": "bench",
-                "channel_id": "C0BENCH",
-                "user_id": "U0BENCH",
-                "user_name": "bench",
-                "command": "/export",
-                "text": f"orders_range date_from={day.isoformat()} date_to={(day + dt.timedelta(days=1)).isoformat()}",
-                "response_url": "https://hooks.slack.com/commands/T0BENCH/1/bench-fake",
-                "trigger_id": f"{serial}.{offset}.bench-fake",
-            }
-            body = urllib.parse.urlencode(form)
+            text = f"orders_range date_from={day.isoformat()} date_to={(day + dt.timedelta(days=1)).isoformat()}"
+            body = command_body(text, user, trigger=f"{serial}.{offset}.bench-fake").decode()
             timestamp = str(int(time.time()))
-            digest = hmac.new(SLACK_SIGNING_VALUE.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-            headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": timestamp}
-            headers["X-Slack-Signature"] = f"v0={digest}"
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": timestamp,
+                "X-Slack-Signature": sign(SLACK_SIGNING_VALUE, timestamp, body.encode()),
+            }
             result.append({"method": "POST", "resource": path, "path": path, "body": body, "headers": headers})
         return result
 

@@ -336,7 +336,7 @@ class ExportJobs:
             if dispatch:
                 handle = self._dispatch(handle)
         except BaseException:
-            self._abandon(handle)
+            self._abandon(handle, code="not_started", message="the export could not be started; ask again")
             self.ledger.release(request.key, export_id)
             raise
         log_event("accepted", "export accepted", export_id=export_id, taken_over_from=won.taken_over_from, **who)
@@ -351,7 +351,7 @@ class ExportJobs:
             self.ledger.commit(handle, record, "served_from_cache", same_as=finished_id)
             self.worker.tell_joiners(record)
 
-    def _abandon(self, handle: Handle, code: str = "not_started", message: str = "the export could not be started; ask again") -> None:
+    def _abandon(self, handle: Handle, *, code: str, message: str) -> None:
         """A record that will never run, failed for whoever joined it (they are told to ask again)."""
         if handle.record.state.finished:
             return
@@ -385,7 +385,7 @@ class ExportJobs:
             self.dispatcher.dispatch(handle.record.export_id)
         except Exception as exc:
             # _start then releases the claim (its own cleanup write loses to this one, harmlessly).
-            self._abandon(handle, "dispatch_failed", "the export worker could not be started; ask again")
+            self._abandon(handle, code="dispatch_failed", message="the export worker could not be started; ask again")
             raise RetryLaterError("the export worker could not be started; retry the request", code="dispatch_failed") from exc
         return handle
 
